@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is setup.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export PORT
+
+.PHONY: run test setup lint typecheck bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Set up, migrate, load the demo shops and serve web + worker on $(PORT).
+run: $(STAMP)
+	$(BIN)/suivi run --demo --port $(PORT)
+
+## Set up and run the whole test suite (SQLite unless DATABASE_URL says otherwise).
+test: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src bench
+	$(BIN)/ruff format --check src bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+bench: $(STAMP)
+	$(BIN)/python bench/orders.py --quick
+
+clean:
+	rm -rf $(VENV) var build *.egg-info src/*.egg-info

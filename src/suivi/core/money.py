@@ -1,0 +1,28 @@
+"""Money as ``Decimal`` quantised to the currency's minor unit; never floats."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from babel.numbers import format_currency, get_currency_precision
+
+from .errors import InvalidInput
+
+
+def minor_unit(currency: str) -> Decimal:
+    """Return the smallest amount of *currency* (0.01 for EUR, 1 for JPY)."""
+    try:
+        digits = get_currency_precision(currency)
+    except Exception as exc:  # babel raises several types for unknown codes
+        raise InvalidInput(f"Unknown currency {currency!r}.", field="currency") from exc
+    return Decimal(1).scaleb(-digits)
+
+
+def quantize(amount: Decimal, currency: str) -> Decimal:
+    """Round *amount* half-up to the minor unit of *currency*."""
+    return amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def format_money(amount: Decimal, currency: str, locale: str) -> str:
+    """Format *amount* for display in *locale* (``12,50 €`` in fr, ``€12.50`` in en)."""
+    return str(format_currency(amount, currency, locale=locale))

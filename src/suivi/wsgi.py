@@ -1,0 +1,8 @@
+"""WSGI entry point (served by granian in `suivi run`)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "suivi.settings")
+application = get_wsgi_application()
