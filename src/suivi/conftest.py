@@ -14,7 +14,9 @@ from suivi.testing import make_shop
 def pytest_report_header(config: pytest.Config) -> str:
     from django.conf import settings
 
-    return f"suivi database: {settings.DATABASES['default']['ENGINE']} (CI={os.environ.get('CI', '')})"
+    return (
+        f"suivi database: {settings.DATABASES['default']['ENGINE']} (CI={os.environ.get('CI', '')})"
+    )
 
 
 @pytest.fixture

@@ -139,9 +139,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 
 # --- Email and SMS (used by the notification engine) ----------------------------------
-EMAIL_BACKEND = os.environ.get(
-    "SUIVI_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
-)
+EMAIL_BACKEND = os.environ.get("SUIVI_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("SUIVI_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("SUIVI_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("SUIVI_EMAIL_HOST_USER", "")

@@ -149,7 +149,9 @@ TRANSITIONS: Mapping[Mode, Mapping[Status, frozenset[Status]]] = {
         S.IN_PREPARATION: _COMMON[S.IN_PREPARATION] | {S.READY_TO_SHIP, S.SHIPPED},
         S.READY_TO_SHIP: frozenset({S.SHIPPED, S.CANCELLED}),
         # Carrier events may skip steps (no in-transit scan before delivery is common).
-        S.SHIPPED: frozenset({S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}),
+        S.SHIPPED: frozenset(
+            {S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}
+        ),
         S.IN_TRANSIT: frozenset({S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}),
         # A failed attempt goes back to the depot (in transit) or to a relay point.
         S.OUT_FOR_DELIVERY: frozenset({S.IN_TRANSIT, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}),
@@ -207,9 +209,7 @@ ACTION_TARGETS: Mapping[Action, Mapping[Mode, Status]] = {
 }  # fmt: skip
 
 # Where the goods are still with the merchant, so lines may be cancelled.
-CANCELLABLE: frozenset[Status] = frozenset(
-    {*_PRE_SHIPMENT, S.READY_TO_SHIP, S.READY_FOR_PICKUP}
-)
+CANCELLABLE: frozenset[Status] = frozenset({*_PRE_SHIPMENT, S.READY_TO_SHIP, S.READY_FOR_PICKUP})
 
 # The event type recorded when an order enters each status.
 EVENT_TYPES: Mapping[Status, str] = {

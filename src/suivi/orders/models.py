@@ -66,7 +66,9 @@ class Order(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shop", "reference"], name="order_reference_unique"),
             models.CheckConstraint(
-                condition=Q(total_amount__gte=0) & Q(lines_amount__gte=0) & Q(shipping_amount__gte=0),
+                condition=Q(total_amount__gte=0)
+                & Q(lines_amount__gte=0)
+                & Q(shipping_amount__gte=0),
                 name="order_amounts_not_negative",
             ),
         ]
@@ -100,7 +102,9 @@ class OrderLine(models.Model):
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["order", "position"], name="line_position_unique"),
-            models.CheckConstraint(condition=Q(quantity_ordered__gte=1), name="line_ordered_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_ordered__gte=1), name="line_ordered_positive"
+            ),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="line_price_not_negative"),
             models.CheckConstraint(
                 condition=Q(
@@ -164,6 +168,9 @@ class DocumentSequence(models.Model):
             models.UniqueConstraint(fields=["shop", "kind"], name="sequence_unique_per_kind")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.last_value}"
+
 
 class Invoice(models.Model):
     """An invoice, never edited after issue: later cancellations make credit notes."""
@@ -207,7 +214,9 @@ class CreditNote(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["shop", "sequence_number"], name="credit_note_seq_unique"),
+            models.UniqueConstraint(
+                fields=["shop", "sequence_number"], name="credit_note_seq_unique"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,74 +14,153 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Shop',
+            name="Shop",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=60, unique=True)),
-                ('legal_name', models.CharField(blank=True, max_length=200)),
-                ('legal_address', models.TextField(blank=True)),
-                ('vat_number', models.CharField(blank=True, max_length=40)),
-                ('sender_name', models.CharField(blank=True, max_length=100)),
-                ('logo', models.FileField(blank=True, upload_to='logos/')),
-                ('primary_color', models.CharField(default='#1F4E79', max_length=7)),
-                ('accent_color', models.CharField(default='#F2A900', max_length=7)),
-                ('locales', models.JSONField(default=list, help_text="Languages offered, e.g. ['fr', 'en'].")),
-                ('default_locale', models.CharField(default='fr', max_length=8)),
-                ('timezone', models.CharField(default='Europe/Paris', max_length=64)),
-                ('country', models.CharField(default='FR', max_length=2)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('invoicing_enabled', models.BooleanField(default=False)),
-                ('invoice_prefix', models.CharField(default='F-', max_length=20)),
-                ('credit_note_prefix', models.CharField(default='AV-', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=60, unique=True)),
+                ("legal_name", models.CharField(blank=True, max_length=200)),
+                ("legal_address", models.TextField(blank=True)),
+                ("vat_number", models.CharField(blank=True, max_length=40)),
+                ("sender_name", models.CharField(blank=True, max_length=100)),
+                ("logo", models.FileField(blank=True, upload_to="logos/")),
+                ("primary_color", models.CharField(default="#1F4E79", max_length=7)),
+                ("accent_color", models.CharField(default="#F2A900", max_length=7)),
+                (
+                    "locales",
+                    models.JSONField(
+                        default=list, help_text="Languages offered, e.g. ['fr', 'en']."
+                    ),
+                ),
+                ("default_locale", models.CharField(default="fr", max_length=8)),
+                ("timezone", models.CharField(default="Europe/Paris", max_length=64)),
+                ("country", models.CharField(default="FR", max_length=2)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                ("invoicing_enabled", models.BooleanField(default=False)),
+                ("invoice_prefix", models.CharField(default="F-", max_length=20)),
+                ("credit_note_prefix", models.CharField(default="AV-", max_length=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('prefix', models.CharField(help_text='Public part, to recognise the key.', max_length=16)),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_keys', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "prefix",
+                    models.CharField(help_text="Public part, to recognise the key.", max_length=16),
+                ),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_keys",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('owner', 'Owner'), ('logistics', 'Logistics'), ('customer_service', 'Customer service')], max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("owner", "Owner"),
+                            ("logistics", "Logistics"),
+                            ("customer_service", "Customer service"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'user'), name='membership_unique_per_shop')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "user"), name="membership_unique_per_shop"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Location',
+            name="Location",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('store', 'Store'), ('warehouse', 'Warehouse')], max_length=10)),
-                ('code', models.SlugField(max_length=40)),
-                ('name', models.CharField(max_length=200)),
-                ('address_line1', models.CharField(blank=True, max_length=200)),
-                ('address_line2', models.CharField(blank=True, max_length=200)),
-                ('postcode', models.CharField(blank=True, max_length=16)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('country', models.CharField(default='FR', max_length=2)),
-                ('phone', models.CharField(blank=True, help_text='E.164', max_length=20)),
-                ('opening_hours', models.JSONField(blank=True, default=dict)),
-                ('is_active', models.BooleanField(default=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='locations', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("store", "Store"), ("warehouse", "Warehouse")], max_length=10
+                    ),
+                ),
+                ("code", models.SlugField(max_length=40)),
+                ("name", models.CharField(max_length=200)),
+                ("address_line1", models.CharField(blank=True, max_length=200)),
+                ("address_line2", models.CharField(blank=True, max_length=200)),
+                ("postcode", models.CharField(blank=True, max_length=16)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("country", models.CharField(default="FR", max_length=2)),
+                ("phone", models.CharField(blank=True, help_text="E.164", max_length=20)),
+                ("opening_hours", models.JSONField(blank=True, default=dict)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="locations",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'code'), name='location_code_unique_per_shop')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "code"), name="location_code_unique_per_shop"
+                    )
+                ],
             },
         ),
     ]
