@@ -37,3 +37,19 @@ def key_a(shop_a: Shop) -> IssuedApiKey:
 @pytest.fixture
 def key_b(shop_b: Shop) -> IssuedApiKey:
     return api_key_create(shop=shop_b, name="tests B")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under CI=true a skipped test is a failure: a missing service must not pass silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        os.environ.get("CI", "").lower() == "true"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+    ):
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped under CI=true (a required service or part did not run): {report.longrepr}"
+        )
