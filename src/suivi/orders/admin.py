@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from suivi.core.errors import DomainError
@@ -38,7 +39,7 @@ class OrderEventInline(ReadOnlyInline):
     fields = ["occurred_at", "type", "actor", "payload"]
 
 
-def _action(action: Action, label: str):  # type: ignore[no-untyped-def]
+def _action(action: Action, label: str | Promise):  # type: ignore[no-untyped-def]
     def run(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         done = 0
         for order in queryset.select_related("shop"):

@@ -99,9 +99,7 @@ def staff_add(*, shop: Shop, email: str, password: str | None, role: str) -> Mem
         try:
             user = user_model.objects.get(username=email)
         except user_model.DoesNotExist:
-            user = user_model.objects.create_user(  # type: ignore[attr-defined]
-                username=email, email=email, password=password
-            )
+            user = user_model.objects.create_user(username=email, email=email, password=password)
         membership, _ = Membership.objects.update_or_create(
             shop=shop, user=user, defaults={"role": role}
         )
