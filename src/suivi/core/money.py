@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, get_currency_precision, is_currency
 
 from .errors import InvalidInput
 
 
 def minor_unit(currency: str) -> Decimal:
     """Return the smallest amount of *currency* (0.01 for EUR, 1 for JPY)."""
-    try:
-        digits = get_currency_precision(currency)
-    except Exception as exc:  # babel raises several types for unknown codes
-        raise InvalidInput(f"Unknown currency {currency!r}.", field="currency") from exc
-    return Decimal(1).scaleb(-digits)
+    code = currency.upper()
+    # babel answers 2 digits for any code it does not know (and for "jpy" in lower case),
+    # so an unknown currency must be refused here, not by catching an error.
+    if not is_currency(code):
+        raise InvalidInput(f"Unknown currency {currency!r}.", field="currency")
+    return Decimal(1).scaleb(-get_currency_precision(code))
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:

@@ -6,7 +6,7 @@ pure Python with no database access. The API, back office, notifications, tracki
 analytics read this module; none re-declares a status.
 
 Why a table rather than a state-machine library: the transitions differ per fulfilment mode,
-must be enumerable (exhaustive tests, the diagram in docs/architecture.md) and are enforced
+must be enumerable (exhaustive tests, the diagrams in docs/lifecycle.md) and are enforced
 in the database by compare-and-set on the old status; the libraries we looked at
 (`transitions`, `python-statemachine`) keep state on an in-memory object, which adds nothing
 to a compare-and-set UPDATE and hides the table behind callbacks.
@@ -133,7 +133,9 @@ _PRE_SHIPMENT = (S.AWAITING_PAYMENT, S.AWAITING_STOCK, S.ROUTED, S.TO_PREPARE, S
 
 # from-status -> allowed to-statuses. Shared start of both modes: payment, stock, routing.
 _COMMON: dict[Status, frozenset[Status]] = {
-    S.AWAITING_PAYMENT: frozenset({S.TO_PREPARE, S.AWAITING_STOCK, S.CANCELLED}),
+    # Payment comes first: a pre-order is paid, then held for stock (no unpaid order can
+    # reach preparation through the stock or routing steps).
+    S.AWAITING_PAYMENT: frozenset({S.TO_PREPARE, S.CANCELLED}),
     S.AWAITING_STOCK: frozenset({S.TO_PREPARE, S.ROUTED, S.CANCELLED}),
     S.TO_PREPARE: frozenset({S.AWAITING_STOCK, S.ROUTED, S.IN_PREPARATION, S.CANCELLED}),
     S.ROUTED: frozenset({S.AWAITING_STOCK, S.IN_PREPARATION, S.CANCELLED}),
@@ -208,6 +210,14 @@ ACTION_TARGETS: Mapping[Action, Mapping[Mode, Status]] = {
     Action.CANCEL: {Mode.DELIVERY: S.CANCELLED, Mode.CLICK_AND_COLLECT: S.CANCELLED},
 }  # fmt: skip
 
+# Actions that apply from fewer statuses than the table allows into their target. Release
+# means "stock arrived, back to the preparation queue": from awaiting payment it would be a
+# second way to reach "to prepare", one that skips the payment confirmation (no
+# order.confirmed event, no invoice) and shows the merchant two buttons for one move.
+ACTION_SOURCES: Mapping[Action, frozenset[Status]] = {
+    Action.RELEASE: frozenset({S.AWAITING_STOCK}),
+}
+
 # Where the goods are still with the merchant, so lines may be cancelled.
 CANCELLABLE: frozenset[Status] = frozenset({*_PRE_SHIPMENT, S.READY_TO_SHIP, S.READY_FOR_PICKUP})
 
@@ -281,14 +291,18 @@ def action_target(action: Action | str, mode: Mode | str) -> Status | None:
     return ACTION_TARGETS[Action(action)].get(Mode(mode))
 
 
+def action_allowed(action: Action | str, mode: Mode | str, status: Status | str) -> bool:
+    """Tell whether *action* applies to an order of *mode* that is *status* now."""
+    target = action_target(action, mode)
+    if target is None or not can_transition(mode, status, target):
+        return False
+    sources = ACTION_SOURCES.get(Action(action))
+    return sources is None or Status(status) in sources
+
+
 def available_actions(mode: Mode | str, status: Status | str) -> list[Action]:
     """Return the actions allowed now, in declaration order (for buttons and the API)."""
-    targets = allowed_targets(mode, status)
-    return [
-        action
-        for action in Action
-        if (target := action_target(action, mode)) is not None and target in targets
-    ]
+    return [action for action in Action if action_allowed(action, mode, status)]
 
 
 def public_steps(mode: Mode | str, *, via_pickup_point: bool = False) -> tuple[Step, ...]:

@@ -38,6 +38,7 @@ from .lifecycle import (
     CancellationReason,
     Mode,
     Status,
+    action_allowed,
     action_target,
     can_transition,
     event_type,
@@ -201,7 +202,12 @@ def _issue_invoice(order: Order, actor: str) -> Invoice:
         sequence_number=seq,
         number=f"{order.shop.invoice_prefix}{seq:06d}",
         currency=order.currency,
-        lines=[_line_snapshot(ln, ln.quantity_active, order.currency) for ln in lines],
+        # Lines cancelled before invoicing are not invoiced at all.
+        lines=[
+            _line_snapshot(ln, ln.quantity_active, order.currency)
+            for ln in lines
+            if ln.quantity_active
+        ],
         shipping_amount=order.shipping_amount,
         total_amount=order.total_amount,
     )
@@ -225,7 +231,9 @@ def _issue_credit_note(
     invoice = Invoice.objects.filter(order=order).first()
     if invoice is None:
         return None
-    total = quantize(sum((Decimal(ln["amount"]) for ln in lines), Decimal("0")) + shipping, order.currency)
+    total = quantize(
+        sum((Decimal(ln["amount"]) for ln in lines), Decimal("0")) + shipping, order.currency
+    )
     seq = _next_sequence(order.shop, "credit_note")
     note = CreditNote.objects.create(
         shop_id=order.shop_id,
@@ -271,14 +279,10 @@ def _validate_new_order(shop: Shop, data: OrderInput) -> Location | None:
         if data.shipping_address is None:
             raise InvalidInput("A delivery needs a shipping address.", field="shipping_address")
         if data.pickup_location_code:
-            raise InvalidInput(
-                "A delivery has no pickup store.", field="pickup_location_code"
-            )
+            raise InvalidInput("A delivery has no pickup store.", field="pickup_location_code")
         return None
     if not data.pickup_location_code:
-        raise InvalidInput(
-            "Click & Collect needs the store's code.", field="pickup_location_code"
-        )
+        raise InvalidInput("Click & Collect needs the store's code.", field="pickup_location_code")
     store = Location.objects.filter(
         shop=shop, kind=Location.Kind.STORE, code=data.pickup_location_code, is_active=True
     ).first()
@@ -294,7 +298,11 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
     """Create an order with its lines, recording ``order.created`` (and ``order.confirmed``
     then the invoice when it arrives already paid)."""
     store = _validate_new_order(shop, data)
-    phone = normalize_phone(data.customer.phone, default_region=shop.country, field="customer.phone") if data.customer.phone else ""
+    phone = (
+        normalize_phone(data.customer.phone, default_region=shop.country, field="customer.phone")
+        if data.customer.phone
+        else ""
+    )
     currency = data.currency.upper()
     shipping = quantize(data.shipping_amount, currency)
     address = data.shipping_address
@@ -375,7 +383,7 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
 
 def _apply_action(order: Order, action: Action, actor: str, payload: dict[str, Any]) -> None:
     target = action_target(action, order.fulfilment_mode)
-    if target is None or not can_transition(order.fulfilment_mode, order.status, target):
+    if target is None or not action_allowed(action, order.fulfilment_mode, order.status):
         raise InvalidTransition(
             f"Cannot {action.value.replace('_', ' ')} an order that is {order.status}"
             f" ({order.fulfilment_mode}).",
@@ -385,19 +393,37 @@ def _apply_action(order: Order, action: Action, actor: str, payload: dict[str, A
         )
     previous = order.status
     changes: dict[str, Any] = {"status": target.value}
+    if action is Action.ROUTE and payload.get("warehouse"):
+        warehouse = Location.objects.filter(
+            shop_id=order.shop_id,
+            kind=Location.Kind.WAREHOUSE,
+            code=payload["warehouse"],
+            is_active=True,
+        ).first()
+        if warehouse is None:
+            raise InvalidInput(
+                f"The shop has no active warehouse {payload['warehouse']!r}.", field="warehouse"
+            )
+        changes["warehouse"] = warehouse
     if target in (Status.DELIVERED, Status.COLLECTED):
         changes["exception_reason"] = ""
     _compare_and_set(order, **changes)
     if action is Action.SHIP:
         # Everything not cancelled leaves together; split parcels come with shipments.
         OrderLine.objects.filter(order=order).update(
-            quantity_shipped=F("quantity_ordered") - F("quantity_cancelled") - F("quantity_collected")
+            quantity_shipped=F("quantity_ordered")
+            - F("quantity_cancelled")
+            - F("quantity_collected")
         )
     elif action is Action.MARK_COLLECTED:
         OrderLine.objects.filter(order=order).update(
-            quantity_collected=F("quantity_ordered") - F("quantity_cancelled") - F("quantity_shipped")
+            quantity_collected=F("quantity_ordered")
+            - F("quantity_cancelled")
+            - F("quantity_shipped")
         )
-    _record(order, event_type(action, target), actor, {"from": previous, "to": target.value, **payload})
+    _record(
+        order, event_type(action, target), actor, {"from": previous, "to": target.value, **payload}
+    )
     if (
         action is Action.CONFIRM_PAYMENT
         and order.shop.invoicing_enabled
@@ -437,6 +463,11 @@ def order_apply_action(
 
 def order_set_exception(*, shop: Shop, order_id: int, reason: str, actor: str = SYSTEM) -> Order:
     """Flag a delivery exception (delay, damaged, lost…) shown beside the status; "" clears it."""
+    max_length = Order._meta.get_field("exception_reason").max_length or 0
+    if len(reason) > max_length:
+        raise InvalidInput(
+            f"An exception reason has at most {max_length} characters.", field="reason"
+        )
     with transaction.atomic():
         order = _lock_order(shop=shop, order_id=order_id)
         if order.exception_reason == reason:
@@ -471,10 +502,8 @@ def _cancel_all(order: Order, lines: list[OrderLine], actor: str, reason: str, n
         if line.quantity_remaining
     ]
     shipping = order.shipping_amount
-    OrderLine.objects.filter(order=order).update(
-        quantity_cancelled=F("quantity_ordered") - F("quantity_shipped") - F("quantity_collected")
-    )
     previous = order.status
+    # The order row first, then its lines: see order_cancel_lines.
     _compare_and_set(
         order,
         status=Status.CANCELLED.value,
@@ -483,6 +512,9 @@ def _cancel_all(order: Order, lines: list[OrderLine], actor: str, reason: str, n
         lines_amount=Decimal("0"),
         shipping_amount=Decimal("0"),
         total_amount=Decimal("0"),
+    )
+    OrderLine.objects.filter(order=order).update(
+        quantity_cancelled=F("quantity_ordered") - F("quantity_shipped") - F("quantity_collected")
     )
     _record(
         order,
@@ -550,24 +582,28 @@ def order_cancel_lines(
                     position=item.position,
                     remaining=line.quantity_remaining,
                 )
-        if all(
-            lines[c.position].quantity_remaining == c.quantity for c in cancellations
-        ) and sum(line.quantity_remaining for line in lines.values()) == sum(
-            c.quantity for c in cancellations
-        ):
+        if all(lines[c.position].quantity_remaining == c.quantity for c in cancellations) and sum(
+            line.quantity_remaining for line in lines.values()
+        ) == sum(c.quantity for c in cancellations):
             # Nothing would be left: this is a whole cancellation.
             _cancel_all(order, list(lines.values()), actor, reason.value, note)
             return order
         credited = []
         for item in cancellations:
             line = lines[item.position]
-            OrderLine.objects.filter(pk=line.pk).update(
-                quantity_cancelled=F("quantity_cancelled") + item.quantity
-            )
             line.quantity_cancelled += item.quantity
             credited.append(_line_snapshot(line, item.quantity, order.currency))
         amounts = _amounts(list(lines.values()), order.shipping_amount, order.currency)
+        # Compare-and-set the order before touching its lines. The quantities above were
+        # checked against what we read; if another transaction changed the order since, the
+        # CAS waits for its row lock, sees the new version and raises ConcurrentChange. Lines
+        # written first would instead hit the quantity CHECK constraint (IntegrityError) or
+        # deadlock with a writer that locks the order then the lines (ship, collect).
         _compare_and_set(order, is_partially_cancelled=True, **amounts)
+        for item in cancellations:
+            OrderLine.objects.filter(pk=lines[item.position].pk).update(
+                quantity_cancelled=F("quantity_cancelled") + item.quantity
+            )
         _record(
             order,
             "order.lines_cancelled",
