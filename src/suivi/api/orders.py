@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.params import functions as params
@@ -89,8 +88,8 @@ def _order_input(shop: Shop, data: OrderCreateIn) -> OrderInput:
             )
             for line in data.lines
         ],
-        currency=data.currency or shop.currency,
-        language=data.language or _shop_language(shop),
+        currency=data.currency,
+        language=data.language,
         shipping_amount=data.shipping_amount,
         shipping_address=(
             AddressInput(
@@ -99,7 +98,7 @@ def _order_input(shop: Shop, data: OrderCreateIn) -> OrderInput:
                 line2=address.line2,
                 postcode=address.postcode,
                 city=address.city,
-                country=address.country or shop.country,
+                country=address.country,
             )
             if address
             else None
@@ -110,11 +109,6 @@ def _order_input(shop: Shop, data: OrderCreateIn) -> OrderInput:
         paid=data.paid,
         metadata=data.metadata or {},
     )
-
-
-def _shop_language(shop: Shop) -> str:
-    offered = {code for code, _name in settings.LANGUAGES}
-    return shop.default_locale if shop.default_locale in offered else settings.LANGUAGE_CODE
 
 
 def _order_response(shop: Shop, order_id: int, *, status: int = 200) -> HttpResponse:

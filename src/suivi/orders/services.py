@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -46,6 +47,8 @@ from .lifecycle import (
 from .models import CreditNote, DocumentSequence, Invoice, Order, OrderEvent, OrderLine
 
 SYSTEM = "system"
+# Amount columns are numeric(12, 2).
+_MAX_AMOUNT = Decimal("10000000000")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class AddressInput:
     line1: str
     postcode: str
     city: str
-    country: str = "FR"
+    country: str | None = None  # the shop's country when not given
     line2: str = ""
 
 
@@ -97,8 +100,8 @@ class OrderInput:
     customer: CustomerInput
     fulfilment_mode: Mode
     lines: Sequence[LineInput]
-    currency: str = "EUR"
-    language: str = "fr"
+    currency: str | None = None  # the shop's currency when not given
+    language: str | None = None  # the shop's default language when not given
     shipping_amount: Decimal = Decimal("0")
     shipping_address: AddressInput | None = None
     pickup_location_code: str | None = None
@@ -294,6 +297,20 @@ def _validate_new_order(shop: Shop, data: OrderInput) -> Location | None:
     return store
 
 
+def _shop_language(shop: Shop) -> str:
+    offered = {code for code, _name in settings.LANGUAGES}
+    return shop.default_locale if shop.default_locale in offered else settings.LANGUAGE_CODE
+
+
+def _check_total_fits(data: OrderInput, currency: str, shipping: Decimal) -> None:
+    """Refuse an order whose total would not fit the amount columns (12 digits, 2 places)."""
+    total = shipping + sum(
+        (quantize(line.unit_price, currency) * line.quantity for line in data.lines), Decimal("0")
+    )
+    if total >= _MAX_AMOUNT:
+        raise InvalidInput(f"The order total must be below {_MAX_AMOUNT}.", field="lines")
+
+
 def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
     """Create an order with its lines, recording ``order.created`` (and ``order.confirmed``
     then the invoice when it arrives already paid)."""
@@ -303,9 +320,11 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
         if data.customer.phone
         else ""
     )
-    currency = data.currency.upper()
+    currency = (data.currency or shop.currency).upper()
+    language = data.language or _shop_language(shop)
     shipping = quantize(data.shipping_amount, currency)
     address = data.shipping_address
+    _check_total_fits(data, currency, shipping)
     try:
         with transaction.atomic():
             customer = customer_upsert(
@@ -314,7 +333,7 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
                 phone=phone,
                 first_name=data.customer.first_name,
                 last_name=data.customer.last_name,
-                language=data.language,
+                language=language,
             )
             order = Order.objects.create(
                 shop=shop,
@@ -322,7 +341,7 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
                 customer=customer,
                 email=customer.email,
                 phone=phone,
-                language=data.language,
+                language=language,
                 fulfilment_mode=data.fulfilment_mode.value,
                 status=Status.AWAITING_PAYMENT.value,
                 ship_name=address.name if address else "",
@@ -330,7 +349,7 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
                 ship_line2=address.line2 if address else "",
                 ship_postcode=address.postcode if address else "",
                 ship_city=address.city if address else "",
-                ship_country=address.country.upper() if address else "",
+                ship_country=(address.country or shop.country).upper() if address else "",
                 pickup_location=store,
                 currency=currency,
                 shipping_amount=shipping,
