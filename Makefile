@@ -17,7 +17,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 setup: $(STAMP)
 
-## Set up, migrate, load the demo shops and serve web + worker on $(PORT).
+## Set up, migrate, load the demo shops (first run only) and serve web + worker on
+## 127.0.0.1:$(PORT) until Ctrl-C. DATABASE_URL=postgres://... selects PostgreSQL.
 run: $(STAMP)
 	$(BIN)/suivi run --demo --port $(PORT)
 

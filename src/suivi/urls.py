@@ -1,10 +1,17 @@
-"""Root URLs: the REST API, the operator admin and health check."""
+"""Root URLs: the home page, the REST API, the operator admin and the health check."""
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.urls import path
 
+from suivi import __version__
 from suivi.api.urls import api
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """Show what this installation serves and where."""
+    return render(request, "home.html", {"version": __version__})
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -13,6 +20,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
 from .errors import InvalidInput
 
 
+@lru_cache(maxsize=512)  # babel looks the currency up on every call; amounts are hot
 def minor_unit(currency: str) -> Decimal:
     """Return the smallest amount of *currency* (0.01 for EUR, 1 for JPY)."""
     code = currency.upper()

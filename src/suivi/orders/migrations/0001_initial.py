@@ -8,182 +8,396 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('shops', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("shops", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reference', models.CharField(help_text="The sales channel's order reference, unique per shop; the order number.", max_length=64)),
-                ('email', models.EmailField(max_length=254)),
-                ('phone', models.CharField(blank=True, help_text='E.164', max_length=20)),
-                ('language', models.CharField(default='fr', max_length=8)),
-                ('fulfilment_mode', models.CharField(choices=[('delivery', 'delivery'), ('click_and_collect', 'click_and_collect')], max_length=20)),
-                ('status', models.CharField(choices=[('awaiting_payment', 'awaiting_payment'), ('awaiting_stock', 'awaiting_stock'), ('routed', 'routed'), ('to_prepare', 'to_prepare'), ('in_preparation', 'in_preparation'), ('ready_to_ship', 'ready_to_ship'), ('shipped', 'shipped'), ('in_transit', 'in_transit'), ('out_for_delivery', 'out_for_delivery'), ('available_for_pickup', 'available_for_pickup'), ('ready_for_pickup', 'ready_for_pickup'), ('delivered', 'delivered'), ('collected', 'collected'), ('cancelled', 'cancelled')], max_length=24)),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('is_partially_cancelled', models.BooleanField(default=False)),
-                ('exception_reason', models.CharField(blank=True, max_length=40)),
-                ('cancellation_reason', models.CharField(blank=True, max_length=40)),
-                ('cancellation_note', models.TextField(blank=True)),
-                ('ship_name', models.CharField(blank=True, max_length=200)),
-                ('ship_line1', models.CharField(blank=True, max_length=200)),
-                ('ship_line2', models.CharField(blank=True, max_length=200)),
-                ('ship_postcode', models.CharField(blank=True, max_length=16)),
-                ('ship_city', models.CharField(blank=True, max_length=100)),
-                ('ship_country', models.CharField(blank=True, max_length=2)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('shipping_amount', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12)),
-                ('lines_amount', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12)),
-                ('total_amount', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=12)),
-                ('promised_delivery_date', models.DateField(blank=True, null=True)),
-                ('placed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='customers.customer')),
-                ('pickup_location', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='shops.location')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='shops.shop')),
-                ('warehouse', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='shops.location')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "reference",
+                    models.CharField(
+                        help_text="The sales channel's order reference, unique per shop; the order number.",
+                        max_length=64,
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254)),
+                ("phone", models.CharField(blank=True, help_text="E.164", max_length=20)),
+                ("language", models.CharField(default="fr", max_length=8)),
+                (
+                    "fulfilment_mode",
+                    models.CharField(
+                        choices=[
+                            ("delivery", "delivery"),
+                            ("click_and_collect", "click_and_collect"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_payment", "awaiting_payment"),
+                            ("awaiting_stock", "awaiting_stock"),
+                            ("routed", "routed"),
+                            ("to_prepare", "to_prepare"),
+                            ("in_preparation", "in_preparation"),
+                            ("ready_to_ship", "ready_to_ship"),
+                            ("shipped", "shipped"),
+                            ("in_transit", "in_transit"),
+                            ("out_for_delivery", "out_for_delivery"),
+                            ("available_for_pickup", "available_for_pickup"),
+                            ("ready_for_pickup", "ready_for_pickup"),
+                            ("delivered", "delivered"),
+                            ("collected", "collected"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("is_partially_cancelled", models.BooleanField(default=False)),
+                ("exception_reason", models.CharField(blank=True, max_length=40)),
+                ("cancellation_reason", models.CharField(blank=True, max_length=40)),
+                ("cancellation_note", models.TextField(blank=True)),
+                ("ship_name", models.CharField(blank=True, max_length=200)),
+                ("ship_line1", models.CharField(blank=True, max_length=200)),
+                ("ship_line2", models.CharField(blank=True, max_length=200)),
+                ("ship_postcode", models.CharField(blank=True, max_length=16)),
+                ("ship_city", models.CharField(blank=True, max_length=100)),
+                ("ship_country", models.CharField(blank=True, max_length=2)),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "shipping_amount",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12),
+                ),
+                (
+                    "lines_amount",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12),
+                ),
+                (
+                    "total_amount",
+                    models.DecimalField(decimal_places=2, default=Decimal("0"), max_digits=12),
+                ),
+                ("promised_delivery_date", models.DateField(blank=True, null=True)),
+                ("placed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="orders",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "pickup_location",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="shops.location",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="orders",
+                        to="shops.shop",
+                    ),
+                ),
+                (
+                    "warehouse",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="shops.location",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Invoice',
+            name="Invoice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence_number', models.PositiveIntegerField()),
-                ('number', models.CharField(max_length=40)),
-                ('issued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('currency', models.CharField(max_length=3)),
-                ('lines', models.JSONField()),
-                ('shipping_amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('total_amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invoices', to='shops.shop')),
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='invoice', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence_number", models.PositiveIntegerField()),
+                ("number", models.CharField(max_length=40)),
+                ("issued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("currency", models.CharField(max_length=3)),
+                ("lines", models.JSONField()),
+                ("shipping_amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("total_amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invoices",
+                        to="shops.shop",
+                    ),
+                ),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="invoice",
+                        to="orders.order",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CreditNote',
+            name="CreditNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence_number', models.PositiveIntegerField()),
-                ('number', models.CharField(max_length=40)),
-                ('issued_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('currency', models.CharField(max_length=3)),
-                ('reason', models.CharField(blank=True, max_length=200)),
-                ('lines', models.JSONField()),
-                ('shipping_amount', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('total_amount', models.DecimalField(decimal_places=2, help_text='Positive amount credited to the customer.', max_digits=12)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credit_notes', to='shops.shop')),
-                ('invoice', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_notes', to='orders.invoice')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='credit_notes', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence_number", models.PositiveIntegerField()),
+                ("number", models.CharField(max_length=40)),
+                ("issued_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("currency", models.CharField(max_length=3)),
+                ("reason", models.CharField(blank=True, max_length=200)),
+                ("lines", models.JSONField()),
+                ("shipping_amount", models.DecimalField(decimal_places=2, max_digits=12)),
+                (
+                    "total_amount",
+                    models.DecimalField(
+                        decimal_places=2,
+                        help_text="Positive amount credited to the customer.",
+                        max_digits=12,
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="credit_notes",
+                        to="shops.shop",
+                    ),
+                ),
+                (
+                    "invoice",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credit_notes",
+                        to="orders.invoice",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="credit_notes",
+                        to="orders.order",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(max_length=64)),
-                ('actor', models.CharField(max_length=120)),
-                ('occurred_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('payload', models.JSONField(default=dict)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='orders.order')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("type", models.CharField(max_length=64)),
+                ("actor", models.CharField(max_length=120)),
+                ("occurred_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("payload", models.JSONField(default=dict)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderLine',
+            name="OrderLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField()),
-                ('sku', models.CharField(max_length=64)),
-                ('name', models.CharField(max_length=300)),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('tax_rate', models.DecimalField(decimal_places=2, default=Decimal('20.00'), max_digits=5)),
-                ('quantity_ordered', models.PositiveIntegerField()),
-                ('quantity_cancelled', models.PositiveIntegerField(default=0)),
-                ('quantity_shipped', models.PositiveIntegerField(default=0)),
-                ('quantity_collected', models.PositiveIntegerField(default=0)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='orders.order')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField()),
+                ("sku", models.CharField(max_length=64)),
+                ("name", models.CharField(max_length=300)),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=12)),
+                (
+                    "tax_rate",
+                    models.DecimalField(decimal_places=2, default=Decimal("20.00"), max_digits=5),
+                ),
+                ("quantity_ordered", models.PositiveIntegerField()),
+                ("quantity_cancelled", models.PositiveIntegerField(default=0)),
+                ("quantity_shipped", models.PositiveIntegerField(default=0)),
+                ("quantity_collected", models.PositiveIntegerField(default=0)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="orders.order",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position'],
+                "ordering": ["position"],
             },
         ),
         migrations.CreateModel(
-            name='DocumentSequence',
+            name="DocumentSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=20)),
-                ('last_value', models.PositiveIntegerField(default=0)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=20)),
+                ("last_value", models.PositiveIntegerField(default=0)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'kind'), name='sequence_unique_per_kind')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "kind"), name="sequence_unique_per_kind"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['shop', '-id'], name='order_shop_id_desc'),
+            model_name="order",
+            index=models.Index(fields=["shop", "-id"], name="order_shop_id_desc"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['shop', 'status', '-id'], name='order_shop_status_id'),
+            model_name="order",
+            index=models.Index(fields=["shop", "status", "-id"], name="order_shop_status_id"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['shop', 'placed_at'], name='order_shop_placed_at'),
+            model_name="order",
+            index=models.Index(fields=["shop", "placed_at"], name="order_shop_placed_at"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['shop', 'email'], name='order_shop_email'),
+            model_name="order",
+            index=models.Index(fields=["shop", "email"], name="order_shop_email"),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.UniqueConstraint(fields=('shop', 'reference'), name='order_reference_unique'),
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "reference"), name="order_reference_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='order',
-            constraint=models.CheckConstraint(condition=models.Q(('total_amount__gte', 0), ('lines_amount__gte', 0), ('shipping_amount__gte', 0)), name='order_amounts_not_negative'),
+            model_name="order",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("total_amount__gte", 0), ("lines_amount__gte", 0), ("shipping_amount__gte", 0)
+                ),
+                name="order_amounts_not_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='invoice',
-            constraint=models.UniqueConstraint(fields=('shop', 'sequence_number'), name='invoice_seq_unique'),
+            model_name="invoice",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "sequence_number"), name="invoice_seq_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='creditnote',
-            constraint=models.UniqueConstraint(fields=('shop', 'sequence_number'), name='credit_note_seq_unique'),
+            model_name="creditnote",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "sequence_number"), name="credit_note_seq_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='orderevent',
-            index=models.Index(fields=['order', 'id'], name='event_order_id'),
+            model_name="orderevent",
+            index=models.Index(fields=["order", "id"], name="event_order_id"),
         ),
         migrations.AddIndex(
-            model_name='orderevent',
-            index=models.Index(fields=['shop', 'type', 'occurred_at'], name='event_shop_type_time'),
+            model_name="orderevent",
+            index=models.Index(fields=["shop", "type", "occurred_at"], name="event_shop_type_time"),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.UniqueConstraint(fields=('order', 'position'), name='line_position_unique'),
+            model_name="orderline",
+            constraint=models.UniqueConstraint(
+                fields=("order", "position"), name="line_position_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity_ordered__gte', 1)), name='line_ordered_positive'),
+            model_name="orderline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity_ordered__gte", 1)), name="line_ordered_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.CheckConstraint(condition=models.Q(('unit_price__gte', 0)), name='line_price_not_negative'),
+            model_name="orderline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit_price__gte", 0)), name="line_price_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='orderline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity_ordered__gte', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('quantity_cancelled'), '+', models.F('quantity_shipped')), '+', models.F('quantity_collected')))), name='line_quantities_within_ordered'),
+            model_name="orderline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "quantity_ordered__gte",
+                        django.db.models.expressions.CombinedExpression(
+                            django.db.models.expressions.CombinedExpression(
+                                models.F("quantity_cancelled"), "+", models.F("quantity_shipped")
+                            ),
+                            "+",
+                            models.F("quantity_collected"),
+                        ),
+                    )
+                ),
+                name="line_quantities_within_ordered",
+            ),
         ),
     ]
