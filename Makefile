@@ -27,8 +27,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src bench
-	$(BIN)/ruff format --check src bench
+	$(BIN)/ruff check src bench scripts
+	$(BIN)/ruff format --check src bench scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

@@ -151,9 +151,11 @@ def _compare_and_set(order: Order, **changes: Any) -> None:
 
 def _lock_order(*, shop: Shop, order_id: int) -> Order:
     try:
-        return Order.objects.select_related("shop").get(pk=order_id, shop=shop)
+        order = Order.objects.get(pk=order_id, shop=shop)
     except Order.DoesNotExist:
         raise NotFound("No such order.", order_id=order_id) from None
+    order.shop = shop  # the caller's shop: no join, no second query
+    return order
 
 
 def _amounts(lines: Sequence[OrderLine], shipping: Decimal, currency: str) -> dict[str, Decimal]:
@@ -325,6 +327,19 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
     shipping = quantize(data.shipping_amount, currency)
     address = data.shipping_address
     _check_total_fits(data, currency, shipping)
+    lines = [
+        OrderLine(
+            position=position,
+            sku=line.sku,
+            name=line.name,
+            unit_price=quantize(line.unit_price, currency),
+            tax_rate=line.tax_rate,
+            quantity_ordered=line.quantity,
+        )
+        for position, line in enumerate(data.lines, start=1)
+    ]
+    # Totals are known before the first write: one INSERT, no UPDATE after the lines.
+    amounts = _amounts(lines, shipping, currency)
     try:
         with transaction.atomic():
             customer = customer_upsert(
@@ -352,28 +367,13 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
                 ship_country=(address.country or shop.country).upper() if address else "",
                 pickup_location=store,
                 currency=currency,
-                shipping_amount=shipping,
                 promised_delivery_date=data.promised_delivery_date,
                 placed_at=data.placed_at or timezone.now(),
+                **amounts,
             )
-            lines = OrderLine.objects.bulk_create(
-                [
-                    OrderLine(
-                        order=order,
-                        position=position,
-                        sku=line.sku,
-                        name=line.name,
-                        unit_price=quantize(line.unit_price, currency),
-                        tax_rate=line.tax_rate,
-                        quantity_ordered=line.quantity,
-                    )
-                    for position, line in enumerate(data.lines, start=1)
-                ]
-            )
-            amounts = _amounts(lines, shipping, currency)
-            Order.objects.filter(pk=order.pk).update(**amounts)
-            for name, value in amounts.items():
-                setattr(order, name, value)
+            for line in lines:
+                line.order = order
+            OrderLine.objects.bulk_create(lines)
             _record(
                 order,
                 "order.created",

@@ -125,12 +125,12 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     """Return the active key matching *secret*, touching its last-used time at most once a minute."""
     if not secret.startswith(KEY_PREFIX):
         return None
-    api_key = (
-        ApiKey.objects.select_related("shop")
-        .filter(digest=api_key_digest(secret), revoked_at__isnull=True)
-        .first()
-    )
-    if api_key is None:
+    try:
+        # get(), not first(): no ORDER BY to compile or sort on this per-request query.
+        api_key = ApiKey.objects.select_related("shop").get(
+            digest=api_key_digest(secret), revoked_at__isnull=True
+        )
+    except ApiKey.DoesNotExist:
         return None
     now = timezone.now()
     touch_every = timedelta(seconds=settings.SUIVI_API_KEY_TOUCH_SECONDS)
