@@ -92,6 +92,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="send an Idempotency-Key header on every write, as a careful client does",
     )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=100,
+        help="orders per POST /orders/batch in the batch phase (0: no batch phase)",
+    )
     p.add_argument("--no-baseline", action="store_true", help="skip the in-process baselines")
     p.add_argument("--profile", default="", help="write cProfile output of the baselines here")
     args = p.parse_args(argv)
@@ -133,6 +139,24 @@ def creation_requests(
         key = f"{run}-create-{i}" if idempotency else ""
         per[c].append(post_request("/api/v1/orders", port, body, keys[c % 2], key))
     return per
+
+
+def batch_requests(
+    run: str, port: int, keys: list[str], orders: int, conns: int, size: int
+) -> list[list[bytes]]:
+    """Spread *orders* creations, *size* per ``POST /orders/batch``, over *conns* connections."""
+    per: list[list[bytes]] = [[] for _ in range(conns)]
+    for number, start in enumerate(range(0, orders, size)):
+        c = number % conns
+        items = [order_body(f"{run}-B", i) for i in range(start, min(orders, start + size))]
+        body = json.dumps({"orders": items}, separators=(",", ":")).encode()
+        per[c].append(post_request("/api/v1/orders/batch", port, body, keys[c % 2], ""))
+    return per
+
+
+def batch_created(phase: PhaseResult) -> int:
+    """Count the orders the batch answers say were created."""
+    return sum(int(json.loads(body)["created"]) for bodies in phase.bodies for body in bodies)
 
 
 def transition_requests(
@@ -234,6 +258,18 @@ def run_database(kind: str, args: argparse.Namespace, run: str) -> dict[str, Any
             walked = sum(sent // len(ACTIONS) for sent in phases["transition"].sent)
             memory["after_transition"] = server.rss_mb()
             print_phase(kind, phases["transition"])
+            if args.batch_size and args.api == "real":
+                reqs = batch_requests(run, server.port, keys, args.orders, conns, args.batch_size)
+                phases["batch"] = run_phase(
+                    "batch",
+                    server.port,
+                    reqs,
+                    collect_bodies=True,
+                    db_pids=db_pids,
+                    max_seconds=args.duration,
+                    **common,
+                )
+                print_phase(kind, phases["batch"])
         finally:
             server.stop()
         profile = str(Path(args.profile) / kind) if args.profile else ""
@@ -286,7 +322,12 @@ def figures(
     errors: Counter[str] = Counter()
     for phase in phases.values():
         errors.update({f"{phase.name}:{k}": v for k, v in phase.errors.items()})
-    expected = {"delivered": walked, "awaiting_payment": phases["create"].ok - walked}
+    batch = phases["batch"].summary() if "batch" in phases else None
+    created_in_batches = batch_created(phases["batch"]) if "batch" in phases else 0
+    expected = {
+        "delivered": walked,
+        "awaiting_payment": phases["create"].ok - walked + created_in_batches,
+    }
     by_status = {k: v for k, v in check["by_status"].items() if v}
     consistent = by_status == {k: v for k, v in expected.items() if v}
     out: dict[str, Any] = {
@@ -298,6 +339,16 @@ def figures(
         "transition_p50_ms": transition["p50_ms"],
         "transition_p95_ms": transition["p95_ms"],
         "transition_p99_ms": transition["p99_ms"],
+        # POST /orders/batch, --batch-size orders per request, one transaction each.
+        "batch_orders_per_s": (
+            round(batch["rps"] * created_in_batches / max(1, phases["batch"].ok), 1)
+            if batch
+            else None
+        ),
+        "batch_request_p50_ms": batch["p50_ms"] if batch else None,
+        "batch_request_p99_ms": batch["p99_ms"] if batch else None,
+        "batch_size": args.batch_size if batch else 0,
+        "batch_orders_created": created_in_batches,
         "creations": phases["create"].requests,
         "transitions": phases["transition"].requests,
         "server_rss_mb": round(memory["after_transition"]["rss_mb"], 1),
@@ -409,6 +460,8 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
             ("transition_p50_ms", "transition_p95_ms", "transition_p99_ms"),
             ".1f",
         ),
+        ("orders/s via /orders/batch", "batch_orders_per_s", ".0f"),
+        ("  batch request p50 / p99 ms", ("batch_request_p50_ms", "batch_request_p99_ms"), ".1f"),
         ("raw insert orders/s", "raw_insert_orders_per_s", ".0f"),
         ("raw insert rows/s", "raw_insert_rows_per_s", ".0f"),
         ("API / raw (creations)", "api_vs_raw_ratio", ".3f"),

@@ -11,6 +11,7 @@ from ninja.params import functions as params
 from suivi.core.errors import InvalidInput
 from suivi.orders import selectors
 from suivi.orders.lifecycle import Action, Status
+from suivi.orders.models import Order
 from suivi.orders.services import (
     AddressInput,
     CustomerInput,
@@ -21,6 +22,7 @@ from suivi.orders.services import (
     order_cancel,
     order_cancel_lines,
     order_create,
+    order_create_many,
     order_invoice,
 )
 from suivi.shops.models import Shop
@@ -30,7 +32,7 @@ from .auth import request_actor, request_shop
 from .fields import MAX_ID, Moment, Reference
 from .idempotency import IdempotencyKey, idempotent
 from .pagination import cursor_decode
-from .problems import Problem
+from .problems import Problem, domain_problem_body
 from .schemas import (
     ActionIn,
     ApiAction,
@@ -38,6 +40,8 @@ from .schemas import (
     CancelLinesIn,
     EventPageOut,
     InvoiceOut,
+    OrderBatchIn,
+    OrderBatchOut,
     OrderCreateIn,
     OrderOut,
     OrderPageOut,
@@ -134,6 +138,59 @@ def create_order(
             shop=shop, data=_order_input(shop, payload), actor=request_actor(request)
         )
         return _order_response(shop, order.pk, status=201)
+
+    return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
+
+
+@router.post(
+    "/orders/batch",
+    response={200: OrderBatchOut, **_problems(400, 401, 422)},
+    summary="Create up to 100 orders at once",
+    operation_id="order_create_batch",
+)
+def create_orders(
+    request: HttpRequest, payload: OrderBatchIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """Create each order of the batch in one transaction; a refused item refuses only itself.
+
+    The answer lists, per item and in request order, the created order's summary or the
+    problem that refused it (e.g. a duplicate reference). A body that fails validation is
+    refused whole (422) before anything is written.
+    """
+    shop = request_shop(request)
+
+    def handler() -> HttpResponse:
+        results = order_create_many(
+            shop=shop,
+            items=[_order_input(shop, item) for item in payload.orders],
+            actor=request_actor(request),
+        )
+        items: list[dict[str, Any]] = []
+        for index, result in enumerate(results):
+            if isinstance(result, Order):
+                items.append(
+                    {
+                        "index": index,
+                        "status": 201,
+                        "order": {
+                            "id": result.pk,
+                            "reference": result.reference,
+                            "status": result.status,
+                            "version": result.version,
+                            "total_amount": str(result.total_amount),
+                        },
+                        "problem": None,
+                    }
+                )
+            else:
+                problem = domain_problem_body(result, prefix=f"orders.{index}.")
+                items.append(
+                    {"index": index, "status": result.status, "order": None, "problem": problem}
+                )
+        created = sum(1 for item in items if item["status"] == 201)
+        return render.json_response(
+            {"created": created, "refused": len(items) - created, "results": items}
+        )
 
     return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
 

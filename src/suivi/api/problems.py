@@ -81,6 +81,19 @@ def problem_type(code: str) -> str:
     return f"{PROBLEM_BASE}{code}"
 
 
+def problem_body(
+    *, code: str, status: int, detail: str, errors: Iterable[Mapping[str, str | None]] = ()
+) -> dict[str, Any]:
+    """Return the RFC 9457 document of error *code* (also embedded in batch results)."""
+    return {
+        "type": problem_type(code),
+        "title": TITLES.get(code, code.replace("-", " ").capitalize()),
+        "status": status,
+        "detail": detail,
+        "errors": [dict(error) for error in errors],
+    }
+
+
 def problem_response(
     *,
     code: str,
@@ -90,13 +103,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
 ) -> HttpResponse:
     """Return a problem+json response for error *code*."""
-    body = {
-        "type": problem_type(code),
-        "title": TITLES.get(code, code.replace("-", " ").capitalize()),
-        "status": status,
-        "detail": detail,
-        "errors": [dict(error) for error in errors],
-    }
+    body = problem_body(code=code, status=status, detail=detail, errors=errors)
     response = HttpResponse(
         json.dumps(body, ensure_ascii=False), status=status, content_type=PROBLEM_CONTENT_TYPE
     )
@@ -105,16 +112,24 @@ def problem_response(
     return response
 
 
-def domain_problem(exc: DomainError) -> HttpResponse:
-    """Render a domain error, naming the offending field when the error knows it."""
+def domain_problem_body(exc: DomainError, *, prefix: str = "") -> dict[str, Any]:
+    """Describe a domain error, naming the offending field (under *prefix*) when known."""
     field = getattr(exc, "field", None) or exc.details.get("field")
     errors = []
     if isinstance(field, str):
-        errors.append({"field": SERVICE_FIELDS.get(field, field), "message": exc.message})
+        errors.append({"field": prefix + SERVICE_FIELDS.get(field, field), "message": exc.message})
     if isinstance(exc, NotFound):
         # Never echo an id: another shop's order must look exactly like a missing one.
         errors = []
-    return problem_response(code=exc.code, status=exc.status, detail=exc.message, errors=errors)
+    return problem_body(code=exc.code, status=exc.status, detail=exc.message, errors=errors)
+
+
+def domain_problem(exc: DomainError) -> HttpResponse:
+    """Render a domain error as a problem+json response."""
+    body = domain_problem_body(exc)
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=exc.status, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 def field_path(loc: Sequence[str | int]) -> str | None:

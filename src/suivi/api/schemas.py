@@ -16,6 +16,7 @@ from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from suivi.orders.lifecycle import Action, CancellationReason, Mode, Status, Step
+from suivi.orders.services import MAX_BATCH
 
 from .fields import (
     MAX_AMOUNT,
@@ -147,6 +148,35 @@ class OrderCreateIn(In):
         if total > MAX_AMOUNT:
             raise ValueError(f"the order total must not exceed {MAX_AMOUNT}")
         return lines
+
+
+class OrderBatchIn(In):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"orders": [ORDER_EXAMPLE]}]}
+    )
+
+    orders: list[OrderCreateIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class OrderSummaryOut(Schema):
+    id: int
+    reference: str
+    status: Status
+    version: int
+    total_amount: str
+
+
+class OrderBatchItemOut(Schema):
+    index: int = Field(description="Position of the item in the request.")
+    status: int = Field(description="201 when created, else the problem's status.")
+    order: OrderSummaryOut | None = None
+    problem: dict[str, Any] | None = Field(None, description="RFC 9457 problem of a refused item.")
+
+
+class OrderBatchOut(Schema):
+    created: int
+    refused: int
+    results: list[OrderBatchItemOut]
 
 
 class ActionIn(In):

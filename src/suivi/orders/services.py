@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from suivi.core import events
-from suivi.core.errors import InvalidInput, NotFound
+from suivi.core.errors import DomainError, InvalidInput, NotFound
 from suivi.core.money import quantize
 from suivi.core.phones import normalize_phone
 from suivi.customers.services import customer_upsert
@@ -395,6 +395,30 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
             ) from exc
         raise
     return order
+
+
+MAX_BATCH = 100
+
+
+def order_create_many(
+    *, shop: Shop, items: Sequence[OrderInput], actor: str = SYSTEM
+) -> list[Order | DomainError]:
+    """Create several orders in one transaction, each in its own savepoint.
+
+    Returns, in input order, the created order or the domain error that refused that item;
+    a refused item writes nothing and does not stop the others. Sales channels push orders
+    in batches, and one transaction per batch is what makes high rates possible.
+    """
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"A batch holds 1 to {MAX_BATCH} orders.", field="orders")
+    results: list[Order | DomainError] = []
+    with transaction.atomic():
+        for data in items:
+            try:
+                results.append(order_create(shop=shop, data=data, actor=actor))
+            except DomainError as exc:
+                results.append(exc)
+    return results
 
 
 # --- transitions ------------------------------------------------------------------------
