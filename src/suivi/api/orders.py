@@ -10,6 +10,7 @@ from ninja.params import functions as params
 
 from suivi.core.errors import InvalidInput
 from suivi.orders import selectors
+from suivi.orders.batch import order_create_many
 from suivi.orders.lifecycle import Action, Status
 from suivi.orders.models import Order
 from suivi.orders.services import (
@@ -22,7 +23,6 @@ from suivi.orders.services import (
     order_cancel,
     order_cancel_lines,
     order_create,
-    order_create_many,
     order_invoice,
 )
 from suivi.shops.models import Shop

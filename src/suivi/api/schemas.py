@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from suivi.orders.batch import MAX_BATCH
 from suivi.orders.lifecycle import Action, CancellationReason, Mode, Status, Step
-from suivi.orders.services import MAX_BATCH
 
 from .fields import (
     MAX_AMOUNT,

@@ -8,7 +8,7 @@ change raises and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,9 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from suivi.core import events
-from suivi.core.errors import DomainError, InvalidInput, NotFound
+from suivi.core.errors import InvalidInput, NotFound
 from suivi.core.money import quantize
 from suivi.core.phones import normalize_phone
+from suivi.customers.models import Customer
 from suivi.customers.services import customer_upsert
 from suivi.shops.models import Location, Shop
 
@@ -268,7 +269,9 @@ def _issue_credit_note(
 # --- creation ---------------------------------------------------------------------------
 
 
-def _validate_new_order(shop: Shop, data: OrderInput) -> Location | None:
+def _validate_new_order(
+    shop: Shop, data: OrderInput, stores: Mapping[str, Location] | None = None
+) -> Location | None:
     if not data.lines:
         raise InvalidInput("An order needs at least one line.", field="lines")
     for index, line in enumerate(data.lines):
@@ -288,9 +291,12 @@ def _validate_new_order(shop: Shop, data: OrderInput) -> Location | None:
         return None
     if not data.pickup_location_code:
         raise InvalidInput("Click & Collect needs the store's code.", field="pickup_location_code")
-    store = Location.objects.filter(
-        shop=shop, kind=Location.Kind.STORE, code=data.pickup_location_code, is_active=True
-    ).first()
+    if stores is not None:
+        store = stores.get(data.pickup_location_code)
+    else:
+        store = Location.objects.filter(
+            shop=shop, kind=Location.Kind.STORE, code=data.pickup_location_code, is_active=True
+        ).first()
     if store is None:
         raise InvalidInput(
             f"The shop has no active store {data.pickup_location_code!r}.",
@@ -313,19 +319,39 @@ def _check_total_fits(data: OrderInput, currency: str, shipping: Decimal) -> Non
         raise InvalidInput(f"The order total must be below {_MAX_AMOUNT}.", field="lines")
 
 
-def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
-    """Create an order with its lines, recording ``order.created`` (and ``order.confirmed``
-    then the invoice when it arrives already paid)."""
-    store = _validate_new_order(shop, data)
+@dataclass
+class PreparedOrder:
+    """An order input checked against the shop's rules, with its rows built but unsaved."""
+
+    data: OrderInput
+    store: Location | None
+    phone: str
+    currency: str
+    language: str
+    lines: list[OrderLine]
+    amounts: dict[str, Decimal]
+
+    @property
+    def email(self) -> str:
+        return self.data.customer.email.strip().lower()
+
+
+def order_prepare(
+    *, shop: Shop, data: OrderInput, stores: Mapping[str, Location] | None = None
+) -> PreparedOrder:
+    """Check *data* against the shop's rules and build its unsaved lines and totals.
+
+    *stores* (the shop's active stores by code) saves a query per order in batches.
+    Raises :class:`InvalidInput` for what the rules refuse; reads nothing else.
+    """
+    store = _validate_new_order(shop, data, stores)
     phone = (
         normalize_phone(data.customer.phone, default_region=shop.country, field="customer.phone")
         if data.customer.phone
         else ""
     )
     currency = (data.currency or shop.currency).upper()
-    language = data.language or _shop_language(shop)
     shipping = quantize(data.shipping_amount, currency)
-    address = data.shipping_address
     _check_total_fits(data, currency, shipping)
     lines = [
         OrderLine(
@@ -338,54 +364,92 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
         )
         for position, line in enumerate(data.lines, start=1)
     ]
-    # Totals are known before the first write: one INSERT, no UPDATE after the lines.
-    amounts = _amounts(lines, shipping, currency)
+    return PreparedOrder(
+        data=data,
+        store=store,
+        phone=phone,
+        currency=currency,
+        language=data.language or _shop_language(shop),
+        lines=lines,
+        # Totals are known before the first write: one INSERT, no UPDATE after the lines.
+        amounts=_amounts(lines, shipping, currency),
+    )
+
+
+def new_order_row(shop: Shop, prepared: PreparedOrder, customer: Customer) -> Order:
+    """Return the unsaved order row of *prepared* for *customer*."""
+    data = prepared.data
+    address = data.shipping_address
+    return Order(
+        shop=shop,
+        reference=data.reference,
+        customer=customer,
+        email=customer.email,
+        phone=prepared.phone,
+        language=prepared.language,
+        fulfilment_mode=data.fulfilment_mode.value,
+        status=Status.AWAITING_PAYMENT.value,
+        ship_name=address.name if address else "",
+        ship_line1=address.line1 if address else "",
+        ship_line2=address.line2 if address else "",
+        ship_postcode=address.postcode if address else "",
+        ship_city=address.city if address else "",
+        ship_country=(address.country or shop.country).upper() if address else "",
+        pickup_location=prepared.store,
+        currency=prepared.currency,
+        promised_delivery_date=data.promised_delivery_date,
+        placed_at=data.placed_at or timezone.now(),
+        **prepared.amounts,
+    )
+
+
+def created_event_payload(order: Order, prepared: PreparedOrder) -> dict[str, Any]:
+    """Return the payload of the ``order.created`` event of *order*."""
+    metadata = prepared.data.metadata
+    return {
+        "reference": order.reference,
+        "fulfilment_mode": order.fulfilment_mode,
+        "total_amount": str(order.total_amount),
+        "currency": order.currency,
+        **({"metadata": metadata} if metadata else {}),
+    }
+
+
+def publish_recorded(order: Order, event: OrderEvent) -> None:
+    """Publish an event row written in bulk (``_record`` publishes the ones it writes)."""
+    events.publish(
+        events.DomainEvent(
+            type=event.type,
+            shop_id=order.shop_id,
+            subject_id=order.pk,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            payload=event.payload,
+            event_id=event.pk,
+        )
+    )
+
+
+def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
+    """Create an order with its lines, recording ``order.created`` (and ``order.confirmed``
+    then the invoice when it arrives already paid)."""
+    prepared = order_prepare(shop=shop, data=data)
     try:
         with transaction.atomic():
             customer = customer_upsert(
                 shop=shop,
                 email=data.customer.email,
-                phone=phone,
+                phone=prepared.phone,
                 first_name=data.customer.first_name,
                 last_name=data.customer.last_name,
-                language=language,
+                language=prepared.language,
             )
-            order = Order.objects.create(
-                shop=shop,
-                reference=data.reference,
-                customer=customer,
-                email=customer.email,
-                phone=phone,
-                language=language,
-                fulfilment_mode=data.fulfilment_mode.value,
-                status=Status.AWAITING_PAYMENT.value,
-                ship_name=address.name if address else "",
-                ship_line1=address.line1 if address else "",
-                ship_line2=address.line2 if address else "",
-                ship_postcode=address.postcode if address else "",
-                ship_city=address.city if address else "",
-                ship_country=(address.country or shop.country).upper() if address else "",
-                pickup_location=store,
-                currency=currency,
-                promised_delivery_date=data.promised_delivery_date,
-                placed_at=data.placed_at or timezone.now(),
-                **amounts,
-            )
-            for line in lines:
+            order = new_order_row(shop, prepared, customer)
+            order.save(force_insert=True)
+            for line in prepared.lines:
                 line.order = order
-            OrderLine.objects.bulk_create(lines)
-            _record(
-                order,
-                "order.created",
-                actor,
-                {
-                    "reference": order.reference,
-                    "fulfilment_mode": order.fulfilment_mode,
-                    "total_amount": str(order.total_amount),
-                    "currency": currency,
-                    **({"metadata": data.metadata} if data.metadata else {}),
-                },
-            )
+            OrderLine.objects.bulk_create(prepared.lines)
+            _record(order, "order.created", actor, created_event_payload(order, prepared))
             if data.paid:
                 _apply_action(order, Action.CONFIRM_PAYMENT, actor, {})
     except IntegrityError as exc:
@@ -395,30 +459,6 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
             ) from exc
         raise
     return order
-
-
-MAX_BATCH = 100
-
-
-def order_create_many(
-    *, shop: Shop, items: Sequence[OrderInput], actor: str = SYSTEM
-) -> list[Order | DomainError]:
-    """Create several orders in one transaction, each in its own savepoint.
-
-    Returns, in input order, the created order or the domain error that refused that item;
-    a refused item writes nothing and does not stop the others. Sales channels push orders
-    in batches, and one transaction per batch is what makes high rates possible.
-    """
-    if not 1 <= len(items) <= MAX_BATCH:
-        raise InvalidInput(f"A batch holds 1 to {MAX_BATCH} orders.", field="orders")
-    results: list[Order | DomainError] = []
-    with transaction.atomic():
-        for data in items:
-            try:
-                results.append(order_create(shop=shop, data=data, actor=actor))
-            except DomainError as exc:
-                results.append(exc)
-    return results
 
 
 # --- transitions ------------------------------------------------------------------------
