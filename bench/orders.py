@@ -159,6 +159,31 @@ def batch_created(phase: PhaseResult) -> int:
     return sum(int(json.loads(body)["created"]) for bodies in phase.bodies for body in bodies)
 
 
+def batch_action_requests(
+    port: int, keys: list[str], phase: PhaseResult, size: int
+) -> list[list[bytes]]:
+    """Walk the orders each connection created in batches, *size* actions per request."""
+    per_order = len(ACTIONS)
+    group = max(1, size // per_order)
+    per: list[list[bytes]] = []
+    for c, bodies in enumerate(phase.bodies):
+        ids = [
+            item["order"]["id"]
+            for body in bodies
+            for item in json.loads(body)["results"]
+            if item["order"]
+        ]
+        requests = []
+        for start in range(0, len(ids), group):
+            chunk = ids[start : start + group]
+            # Each order's actions in sequence; all orders' same step together.
+            items = [{"order_id": i, "action": a} for a in ACTIONS for i in chunk]
+            body = json.dumps({"actions": items}, separators=(",", ":")).encode()
+            requests.append(post_request("/api/v1/orders/actions", port, body, keys[c % 2], ""))
+        per.append(requests)
+    return per
+
+
 def transition_requests(
     port: int, keys: list[str], ids: list[list[int]], walks: int, idempotency: bool = False
 ) -> tuple[list[list[bytes]], int]:
@@ -270,6 +295,17 @@ def run_database(kind: str, args: argparse.Namespace, run: str) -> dict[str, Any
                     **common,
                 )
                 print_phase(kind, phases["batch"])
+                reqs = batch_action_requests(server.port, keys, phases["batch"], args.batch_size)
+                phases["batch_actions"] = run_phase(
+                    "batch-acts",
+                    server.port,
+                    reqs,
+                    collect_bodies=True,
+                    db_pids=db_pids,
+                    max_seconds=args.duration,
+                    **common,
+                )
+                print_phase(kind, phases["batch_actions"])
         finally:
             server.stop()
         profile = str(Path(args.profile) / kind) if args.profile else ""
@@ -324,9 +360,16 @@ def figures(
         errors.update({f"{phase.name}:{k}": v for k, v in phase.errors.items()})
     batch = phases["batch"].summary() if "batch" in phases else None
     created_in_batches = batch_created(phases["batch"]) if "batch" in phases else 0
+    acts = phases.get("batch_actions")
+    applied = (
+        sum(int(json.loads(body)["applied"]) for bodies in acts.bodies for body in bodies)
+        if acts
+        else 0
+    )
+    batch_walked = applied // len(ACTIONS)
     expected = {
-        "delivered": walked,
-        "awaiting_payment": phases["create"].ok - walked + created_in_batches,
+        "delivered": walked + batch_walked,
+        "awaiting_payment": phases["create"].ok - walked + created_in_batches - batch_walked,
     }
     by_status = {k: v for k, v in check["by_status"].items() if v}
     consistent = by_status == {k: v for k, v in expected.items() if v}
@@ -345,6 +388,13 @@ def figures(
             if batch
             else None
         ),
+        # POST /orders/actions, about --batch-size actions per request (whole walks).
+        "batch_transitions_per_s": (
+            round(acts.summary()["rps"] * applied / max(1, acts.ok), 1) if acts else None
+        ),
+        "batch_actions_request_p50_ms": acts.summary()["p50_ms"] if acts else None,
+        "batch_actions_request_p99_ms": acts.summary()["p99_ms"] if acts else None,
+        "batch_transitions_applied": applied,
         "batch_request_p50_ms": batch["p50_ms"] if batch else None,
         "batch_request_p99_ms": batch["p99_ms"] if batch else None,
         "batch_size": args.batch_size if batch else 0,
@@ -462,6 +512,12 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
         ),
         ("orders/s via /orders/batch", "batch_orders_per_s", ".0f"),
         ("  batch request p50 / p99 ms", ("batch_request_p50_ms", "batch_request_p99_ms"), ".1f"),
+        ("transitions/s via /orders/actions", "batch_transitions_per_s", ".0f"),
+        (
+            "  actions request p50 / p99 ms",
+            ("batch_actions_request_p50_ms", "batch_actions_request_p99_ms"),
+            ".1f",
+        ),
         ("raw insert orders/s", "raw_insert_orders_per_s", ".0f"),
         ("raw insert rows/s", "raw_insert_rows_per_s", ".0f"),
         ("API / raw (creations)", "api_vs_raw_ratio", ".3f"),
@@ -542,7 +598,9 @@ def print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) ->
             f"transitions {pg['transition_rps']:.0f}/s vs {TARGETS['transition_rps']} "
             f"({'met' if pg['transition_rps'] >= TARGETS['transition_rps'] else 'missed'}); "
             f"creations through /orders/batch {pg['batch_orders_per_s'] or 0:.0f}/s "
-            f"({'met' if (pg['batch_orders_per_s'] or 0) >= TARGETS['create_rps'] else 'missed'})"
+            f"({'met' if (pg['batch_orders_per_s'] or 0) >= TARGETS['create_rps'] else 'missed'}), "
+            f"transitions through /orders/actions {pg['batch_transitions_per_s'] or 0:.0f}/s "
+            f"({'met' if (pg['batch_transitions_per_s'] or 0) >= TARGETS['transition_rps'] else 'missed'})"
         )
 
 
@@ -567,6 +625,8 @@ def main(argv: list[str]) -> int:
                 "create": r["create_rps"] >= TARGETS["create_rps"],
                 # The same creations through POST /orders/batch (100 per request).
                 "create_batch": (r["batch_orders_per_s"] or 0) >= TARGETS["create_rps"],
+                "transition_batch": (r["batch_transitions_per_s"] or 0)
+                >= TARGETS["transition_rps"],
                 "transition": r["transition_rps"] >= TARGETS["transition_rps"],
             }
             for kind, r in results.items()

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Router
 from ninja.params import functions as params
 
-from suivi.core.errors import InvalidInput
+from suivi.core.errors import DomainError, InvalidInput
 from suivi.orders import selectors
-from suivi.orders.batch import order_create_many
+from suivi.orders.batch import ActionItem, order_apply_actions, order_create_many
 from suivi.orders.lifecycle import Action, Status
 from suivi.orders.models import Order
 from suivi.orders.services import (
@@ -34,8 +34,10 @@ from .idempotency import IdempotencyKey, idempotent
 from .pagination import cursor_decode
 from .problems import Problem, domain_problem_body
 from .schemas import (
+    ActionBatchOut,
     ActionIn,
     ApiAction,
+    BatchActionsIn,
     CancelIn,
     CancelLinesIn,
     EventPageOut,
@@ -115,6 +117,34 @@ def _order_input(shop: Shop, data: OrderCreateIn) -> OrderInput:
     )
 
 
+def _batch_data(
+    results: list[Order | DomainError], *, prefix: str, ok_status: int
+) -> dict[str, Any]:
+    """Render per-item batch results: the order's summary, or the problem that refused it."""
+    items: list[dict[str, Any]] = []
+    for index, result in enumerate(results):
+        if isinstance(result, Order):
+            summary = {
+                "id": result.pk,
+                "reference": result.reference,
+                "status": result.status,
+                "version": result.version,
+                "total_amount": str(result.total_amount),
+            }
+            items.append({"index": index, "status": ok_status, "order": summary, "problem": None})
+        else:
+            problem = domain_problem_body(result, prefix=f"{prefix}.{index}.")
+            items.append(
+                {"index": index, "status": result.status, "order": None, "problem": problem}
+            )
+    done = sum(1 for item in items if item["order"] is not None)
+    return {
+        "created" if ok_status == 201 else "applied": done,
+        "refused": len(items) - done,
+        "results": items,
+    }
+
+
 def _order_response(shop: Shop, order_id: int, *, status: int = 200) -> HttpResponse:
     return render.json_response(
         render.order_data(selectors.order_detail(shop=shop, order_id=order_id)), status=status
@@ -165,32 +195,41 @@ def create_orders(
             items=[_order_input(shop, item) for item in payload.orders],
             actor=request_actor(request),
         )
-        items: list[dict[str, Any]] = []
-        for index, result in enumerate(results):
-            if isinstance(result, Order):
-                items.append(
-                    {
-                        "index": index,
-                        "status": 201,
-                        "order": {
-                            "id": result.pk,
-                            "reference": result.reference,
-                            "status": result.status,
-                            "version": result.version,
-                            "total_amount": str(result.total_amount),
-                        },
-                        "problem": None,
-                    }
+        return render.json_response(_batch_data(results, prefix="orders", ok_status=201))
+
+    return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
+
+
+@router.post(
+    "/orders/actions",
+    response={200: ActionBatchOut, **_problems(400, 401, 422)},
+    summary="Apply up to 100 lifecycle actions at once",
+    operation_id="order_apply_actions",
+)
+def apply_actions(
+    request: HttpRequest, payload: BatchActionsIn, idempotency_key: str | None = IdempotencyKey
+) -> HttpResponse:
+    """Apply each action in request order, in one transaction; a refused one refuses only itself.
+
+    Each result gives the order as it is after the whole batch (an order may appear several
+    times, e.g. ``ship`` then ``mark_in_transit``), or the problem that refused the item.
+    """
+    shop = request_shop(request)
+
+    def handler() -> HttpResponse:
+        results = order_apply_actions(
+            shop=shop,
+            items=[
+                ActionItem(
+                    order_id=item.order_id,
+                    action=Action(item.action.value),
+                    expected_version=item.expected_version,
                 )
-            else:
-                problem = domain_problem_body(result, prefix=f"orders.{index}.")
-                items.append(
-                    {"index": index, "status": result.status, "order": None, "problem": problem}
-                )
-        created = sum(1 for item in items if item["status"] == 201)
-        return render.json_response(
-            {"created": created, "refused": len(items) - created, "results": items}
+                for item in payload.actions
+            ],
+            actor=request_actor(request),
         )
+        return render.json_response(_batch_data(results, prefix="actions", ok_status=200))
 
     return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
 

@@ -20,6 +20,7 @@ from suivi.orders.lifecycle import Action, CancellationReason, Mode, Status, Ste
 
 from .fields import (
     MAX_AMOUNT,
+    MAX_ID,
     MAX_LINES,
     AddressLine,
     AddressName,
@@ -168,7 +169,9 @@ class OrderSummaryOut(Schema):
 
 class OrderBatchItemOut(Schema):
     index: int = Field(description="Position of the item in the request.")
-    status: int = Field(description="201 when created, else the problem's status.")
+    status: int = Field(
+        description="201 when created, 200 when the action applied, else the problem's status."
+    )
     order: OrderSummaryOut | None = None
     problem: dict[str, Any] | None = Field(None, description="RFC 9457 problem of a refused item.")
 
@@ -177,6 +180,38 @@ class OrderBatchOut(Schema):
     created: int
     refused: int
     results: list[OrderBatchItemOut]
+
+
+class ActionBatchOut(Schema):
+    applied: int
+    refused: int
+    results: list[OrderBatchItemOut]
+
+
+class BatchActionItemIn(In):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: int = Field(ge=1, le=MAX_ID)
+    action: ApiAction
+    expected_version: Version | None = None
+
+
+class BatchActionsIn(In):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "actions": [
+                        {"order_id": 1, "action": "confirm_payment"},
+                        {"order_id": 2, "action": "ship", "expected_version": 4},
+                    ]
+                }
+            ]
+        },
+    )
+
+    actions: list[BatchActionItemIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ActionIn(In):

@@ -199,7 +199,8 @@ def _line_snapshot(line: OrderLine, quantity: int, currency: str) -> dict[str, A
     }
 
 
-def _issue_invoice(order: Order, actor: str) -> Invoice:
+def issue_invoice(order: Order, actor: str) -> Invoice:
+    """Issue *order*'s invoice with the shop's next number (inside the caller's transaction)."""
     lines = list(order.lines.all())
     seq = _next_sequence(order.shop, "invoice")
     invoice = Invoice.objects.create(
@@ -512,7 +513,7 @@ def _apply_action(order: Order, action: Action, actor: str, payload: dict[str, A
         and order.shop.invoicing_enabled
         and not Invoice.objects.filter(order=order).exists()
     ):
-        _issue_invoice(order, actor)
+        issue_invoice(order, actor)
 
 
 def order_apply_action(
@@ -717,4 +718,4 @@ def order_invoice(*, shop: Shop, order_id: int, actor: str = SYSTEM) -> Invoice:
             raise InvoicingError("The order is already invoiced.")
         # Bump the version so a concurrent cancellation cannot miss the invoice.
         _compare_and_set(order)
-        return _issue_invoice(order, actor)
+        return issue_invoice(order, actor)

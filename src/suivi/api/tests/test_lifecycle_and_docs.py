@@ -64,6 +64,7 @@ def test_the_openapi_document_is_3_1_with_problem_errors(
     assert {f"{m.upper()} {p}" for p, m, _ in operations} == {
         "POST /api/v1/orders",
         "POST /api/v1/orders/batch",
+        "POST /api/v1/orders/actions",
         "GET /api/v1/orders",
         "GET /api/v1/orders/{order_id}",
         "POST /api/v1/orders/{order_id}/actions/{action}",

@@ -6,7 +6,7 @@ from suivi.customers.models import Customer
 from suivi.orders.models import Order, OrderEvent, OrderLine
 from suivi.shops.models import Shop
 
-from ..schemas import OrderBatchOut
+from ..schemas import ActionBatchOut, OrderBatchOut
 from .conftest import Api, assert_matches_schema, click_and_collect_body, order_body
 
 
@@ -138,3 +138,60 @@ def test_a_batch_needs_a_key(anonymous: Api, db: None) -> None:
 
     assert response.status_code == 401
     assert not Order.objects.exists()
+
+
+# --- POST /orders/actions -------------------------------------------------------------------
+
+
+def test_a_batch_of_actions_walks_orders_and_reports_each(
+    api_a: Api, api_b: Api, shop_a: Shop
+) -> None:
+    # given two orders of shop A and one of shop B
+    first, second = api_a.create_order()["id"], api_a.create_order()["id"]
+    theirs = api_b.create_order()["id"]
+    actions = [
+        {"order_id": first, "action": "confirm_payment"},
+        {"order_id": second, "action": "confirm_payment", "expected_version": 1},
+        {"order_id": first, "action": "mark_ready"},
+        {"order_id": theirs, "action": "confirm_payment"},  # shop B's: not found
+        {"order_id": second, "action": "mark_collected"},  # not a delivery action
+        {"order_id": second, "action": "start_preparation", "expected_version": 1},  # stale
+    ]
+    # when
+    response = api_a.post("/orders/actions", {"actions": actions})
+    # then
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert_matches_schema(ActionBatchOut, body)
+    assert (body["applied"], body["refused"]) == (3, 3)
+    assert [item["status"] for item in body["results"]] == [200, 200, 200, 404, 409, 409]
+    assert body["results"][0]["order"]["status"] == "ready_to_ship"  # as after the batch
+    assert body["results"][3]["problem"]["type"].endswith("/not-found")
+    assert body["results"][3]["problem"]["errors"] == []
+    assert body["results"][4]["problem"]["type"].endswith("/invalid-transition")
+    assert body["results"][5]["problem"]["type"].endswith("/concurrent-change")
+    assert api_b.get(f"/orders/{theirs}").json()["status"] == "awaiting_payment"
+    timeline = api_a.get(f"/orders/{first}/events").json()["items"]
+    assert [e["type"] for e in timeline] == [
+        "order.created",
+        "order.confirmed",
+        "order.invoiced",  # shop A invoices on payment
+        "order.ready_to_ship",
+    ]
+
+
+def test_a_batch_of_actions_refuses_cancel_and_unknown_fields_whole(api_a: Api, api_b: Api) -> None:
+    order_id = api_a.create_order()["id"]
+
+    cancel = api_a.post(
+        "/orders/actions", {"actions": [{"order_id": order_id, "action": "cancel"}]}
+    )
+    extra = api_a.post(
+        "/orders/actions",
+        {"actions": [{"order_id": order_id, "action": "confirm_payment", "why": "x"}]},
+    )
+
+    assert cancel.status_code == 422
+    assert extra.status_code == 422
+    assert "actions.0.why" in [e["field"] for e in extra.json()["errors"]]
+    assert api_a.get(f"/orders/{order_id}").json()["version"] == 1
