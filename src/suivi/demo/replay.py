@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from suivi.core.errors import InvalidInput
 from suivi.core.money import quantize
+
+# Shared on purpose: the replay must compute amounts and snapshots exactly as the services.
+from suivi.orders.creation import line_amounts, shop_language
 from suivi.orders.errors import InvalidQuantity, InvalidTransition
 from suivi.orders.lifecycle import (
     CANCELLABLE,
@@ -34,9 +37,7 @@ from suivi.orders.lifecycle import (
     event_type,
 )
 from suivi.orders.models import CreditNote, Invoice, Order, OrderLine
-
-# Shared on purpose: the replay must compute amounts and snapshots exactly as the services.
-from suivi.orders.services import _amounts, _line_snapshot, _shop_language
+from suivi.orders.services import _line_snapshot
 from suivi.shops.models import Shop
 
 from .generator import CHANNEL_ACTOR, Op, OpKind, OrderPlan
@@ -291,7 +292,7 @@ class _Replay:
             line = lines[item.position]
             line.quantity_cancelled += item.quantity
             credited.append(_line_snapshot(line, item.quantity, self.order.currency))
-        amounts = _amounts(self.rows.lines, self.order.shipping_amount, self.order.currency)
+        amounts = line_amounts(self.rows.lines, self.order.shipping_amount, self.order.currency)
         self.compare_and_set(is_partially_cancelled=True, **amounts)
         self.record(
             "order.lines_cancelled",
@@ -309,7 +310,7 @@ class _Replay:
 
 def order_language(plan: OrderPlan, shop: Shop) -> str:
     """Return the language ``order_create`` gives the order (and its customer)."""
-    return plan.data.language or _shop_language(shop)
+    return plan.data.language or shop_language(shop)
 
 
 def replay(
@@ -364,7 +365,7 @@ def replay(
         currency=currency,
         promised_delivery_date=data.promised_delivery_date,
         placed_at=placed_at,
-        **_amounts(lines, shipping, currency),
+        **line_amounts(lines, shipping, currency),
     )
     rows = Replayed(order=order, lines=lines)
     state = _Replay(shop, numbering, rows, location_ids)

@@ -21,20 +21,12 @@ from suivi.core.errors import DomainError, InvalidInput, NotFound
 from suivi.customers.models import Customer
 from suivi.shops.models import Location, Shop
 
+from .creation import PreparedOrder, created_event_payload, new_order_row, order_prepare
 from .errors import ConcurrentChange, DuplicateReference, InvalidTransition
+from .inputs import OrderInput
 from .lifecycle import Action, Status, action_allowed, action_target, event_type
 from .models import Invoice, Order, OrderEvent, OrderLine
-from .services import (
-    SYSTEM,
-    OrderInput,
-    PreparedOrder,
-    created_event_payload,
-    issue_invoice,
-    new_order_row,
-    order_create,
-    order_prepare,
-    publish_recorded,
-)
+from .services import SYSTEM, issue_invoice, order_create, publish_recorded
 
 MAX_BATCH = 100
 _CUSTOMER_FIELDS = ("phone", "first_name", "last_name", "language")

@@ -8,13 +8,10 @@ change raises and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -22,11 +19,16 @@ from django.utils import timezone
 from suivi.core import events
 from suivi.core.errors import InvalidInput, NotFound
 from suivi.core.money import quantize
-from suivi.core.phones import normalize_phone
-from suivi.customers.models import Customer
 from suivi.customers.services import customer_upsert
 from suivi.shops.models import Location, Shop
 
+from .creation import (
+    PreparedOrder,
+    created_event_payload,
+    line_amounts,
+    new_order_row,
+    order_prepare,
+)
 from .errors import (
     ConcurrentChange,
     DuplicateReference,
@@ -34,11 +36,17 @@ from .errors import (
     InvalidTransition,
     InvoicingError,
 )
+from .inputs import (
+    AddressInput,
+    CustomerInput,
+    LineCancellation,
+    LineInput,
+    OrderInput,
+)
 from .lifecycle import (
     CANCELLABLE,
     Action,
     CancellationReason,
-    Mode,
     Status,
     action_allowed,
     action_target,
@@ -47,69 +55,20 @@ from .lifecycle import (
 )
 from .models import CreditNote, DocumentSequence, Invoice, Order, OrderEvent, OrderLine
 
+# Re-exported: every caller of these services builds the inputs alongside them.
+__all__ = [
+    "AddressInput",
+    "CustomerInput",
+    "LineCancellation",
+    "LineInput",
+    "OrderInput",
+    "PreparedOrder",
+    "created_event_payload",
+    "new_order_row",
+    "order_prepare",
+]
+
 SYSTEM = "system"
-# Amount columns are numeric(12, 2).
-_MAX_AMOUNT = Decimal("10000000000")
-
-
-@dataclass(frozen=True)
-class LineInput:
-    """One line of a new order."""
-
-    sku: str
-    name: str
-    unit_price: Decimal
-    quantity: int
-    tax_rate: Decimal = Decimal("20.00")
-
-
-@dataclass(frozen=True)
-class AddressInput:
-    """A delivery address."""
-
-    name: str
-    line1: str
-    postcode: str
-    city: str
-    country: str | None = None  # the shop's country when not given
-    line2: str = ""
-
-
-@dataclass(frozen=True)
-class CustomerInput:
-    """Who ordered and how to reach them; the phone is normalised to E.164."""
-
-    email: str
-    phone: str = ""
-    first_name: str = ""
-    last_name: str = ""
-
-
-@dataclass(frozen=True)
-class LineCancellation:
-    """Cancel *quantity* of the line at *position*."""
-
-    position: int
-    quantity: int
-
-
-@dataclass(frozen=True)
-class OrderInput:
-    """Everything needed to create an order."""
-
-    reference: str
-    customer: CustomerInput
-    fulfilment_mode: Mode
-    lines: Sequence[LineInput]
-    currency: str | None = None  # the shop's currency when not given
-    language: str | None = None  # the shop's default language when not given
-    shipping_amount: Decimal = Decimal("0")
-    shipping_address: AddressInput | None = None
-    pickup_location_code: str | None = None
-    promised_delivery_date: date | None = None
-    placed_at: datetime | None = None
-    paid: bool = False
-    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 # --- internals --------------------------------------------------------------------------
@@ -157,17 +116,6 @@ def _lock_order(*, shop: Shop, order_id: int) -> Order:
         raise NotFound("No such order.", order_id=order_id) from None
     order.shop = shop  # the caller's shop: no join, no second query
     return order
-
-
-def _amounts(lines: Sequence[OrderLine], shipping: Decimal, currency: str) -> dict[str, Decimal]:
-    lines_amount = quantize(
-        sum((line.unit_price * line.quantity_active for line in lines), Decimal("0")), currency
-    )
-    return {
-        "lines_amount": lines_amount,
-        "shipping_amount": shipping,
-        "total_amount": lines_amount + shipping,
-    }
 
 
 def _next_sequence(shop: Shop, kind: str) -> int:
@@ -268,152 +216,6 @@ def _issue_credit_note(
 
 
 # --- creation ---------------------------------------------------------------------------
-
-
-def _validate_new_order(
-    shop: Shop, data: OrderInput, stores: Mapping[str, Location] | None = None
-) -> Location | None:
-    if not data.lines:
-        raise InvalidInput("An order needs at least one line.", field="lines")
-    for index, line in enumerate(data.lines):
-        if line.quantity < 1:
-            raise InvalidInput("A quantity must be at least 1.", field=f"lines.{index}.quantity")
-        if line.unit_price < 0:
-            raise InvalidInput(
-                "A unit price cannot be negative.", field=f"lines.{index}.unit_price"
-            )
-    if data.shipping_amount < 0:
-        raise InvalidInput("The shipping amount cannot be negative.", field="shipping_amount")
-    if data.fulfilment_mode is Mode.DELIVERY:
-        if data.shipping_address is None:
-            raise InvalidInput("A delivery needs a shipping address.", field="shipping_address")
-        if data.pickup_location_code:
-            raise InvalidInput("A delivery has no pickup store.", field="pickup_location_code")
-        return None
-    if not data.pickup_location_code:
-        raise InvalidInput("Click & Collect needs the store's code.", field="pickup_location_code")
-    if stores is not None:
-        store = stores.get(data.pickup_location_code)
-    else:
-        store = Location.objects.filter(
-            shop=shop, kind=Location.Kind.STORE, code=data.pickup_location_code, is_active=True
-        ).first()
-    if store is None:
-        raise InvalidInput(
-            f"The shop has no active store {data.pickup_location_code!r}.",
-            field="pickup_location_code",
-        )
-    return store
-
-
-def _shop_language(shop: Shop) -> str:
-    offered = {code for code, _name in settings.LANGUAGES}
-    return shop.default_locale if shop.default_locale in offered else settings.LANGUAGE_CODE
-
-
-def _check_total_fits(data: OrderInput, currency: str, shipping: Decimal) -> None:
-    """Refuse an order whose total would not fit the amount columns (12 digits, 2 places)."""
-    total = shipping + sum(
-        (quantize(line.unit_price, currency) * line.quantity for line in data.lines), Decimal("0")
-    )
-    if total >= _MAX_AMOUNT:
-        raise InvalidInput(f"The order total must be below {_MAX_AMOUNT}.", field="lines")
-
-
-@dataclass
-class PreparedOrder:
-    """An order input checked against the shop's rules, with its rows built but unsaved."""
-
-    data: OrderInput
-    store: Location | None
-    phone: str
-    currency: str
-    language: str
-    lines: list[OrderLine]
-    amounts: dict[str, Decimal]
-
-    @property
-    def email(self) -> str:
-        return self.data.customer.email.strip().lower()
-
-
-def order_prepare(
-    *, shop: Shop, data: OrderInput, stores: Mapping[str, Location] | None = None
-) -> PreparedOrder:
-    """Check *data* against the shop's rules and build its unsaved lines and totals.
-
-    *stores* (the shop's active stores by code) saves a query per order in batches.
-    Raises :class:`InvalidInput` for what the rules refuse; reads nothing else.
-    """
-    store = _validate_new_order(shop, data, stores)
-    phone = (
-        normalize_phone(data.customer.phone, default_region=shop.country, field="customer.phone")
-        if data.customer.phone
-        else ""
-    )
-    currency = (data.currency or shop.currency).upper()
-    shipping = quantize(data.shipping_amount, currency)
-    _check_total_fits(data, currency, shipping)
-    lines = [
-        OrderLine(
-            position=position,
-            sku=line.sku,
-            name=line.name,
-            unit_price=quantize(line.unit_price, currency),
-            tax_rate=line.tax_rate,
-            quantity_ordered=line.quantity,
-        )
-        for position, line in enumerate(data.lines, start=1)
-    ]
-    return PreparedOrder(
-        data=data,
-        store=store,
-        phone=phone,
-        currency=currency,
-        language=data.language or _shop_language(shop),
-        lines=lines,
-        # Totals are known before the first write: one INSERT, no UPDATE after the lines.
-        amounts=_amounts(lines, shipping, currency),
-    )
-
-
-def new_order_row(shop: Shop, prepared: PreparedOrder, customer: Customer) -> Order:
-    """Return the unsaved order row of *prepared* for *customer*."""
-    data = prepared.data
-    address = data.shipping_address
-    return Order(
-        shop=shop,
-        reference=data.reference,
-        customer=customer,
-        email=customer.email,
-        phone=prepared.phone,
-        language=prepared.language,
-        fulfilment_mode=data.fulfilment_mode.value,
-        status=Status.AWAITING_PAYMENT.value,
-        ship_name=address.name if address else "",
-        ship_line1=address.line1 if address else "",
-        ship_line2=address.line2 if address else "",
-        ship_postcode=address.postcode if address else "",
-        ship_city=address.city if address else "",
-        ship_country=(address.country or shop.country).upper() if address else "",
-        pickup_location=prepared.store,
-        currency=prepared.currency,
-        promised_delivery_date=data.promised_delivery_date,
-        placed_at=data.placed_at or timezone.now(),
-        **prepared.amounts,
-    )
-
-
-def created_event_payload(order: Order, prepared: PreparedOrder) -> dict[str, Any]:
-    """Return the payload of the ``order.created`` event of *order*."""
-    metadata = prepared.data.metadata
-    return {
-        "reference": order.reference,
-        "fulfilment_mode": order.fulfilment_mode,
-        "total_amount": str(order.total_amount),
-        "currency": order.currency,
-        **({"metadata": metadata} if metadata else {}),
-    }
 
 
 def publish_recorded(order: Order, event: OrderEvent) -> None:
@@ -677,7 +479,7 @@ def order_cancel_lines(
             line = lines[item.position]
             line.quantity_cancelled += item.quantity
             credited.append(_line_snapshot(line, item.quantity, order.currency))
-        amounts = _amounts(list(lines.values()), order.shipping_amount, order.currency)
+        amounts = line_amounts(list(lines.values()), order.shipping_amount, order.currency)
         # Compare-and-set the order before touching its lines. The quantities above were
         # checked against what we read; if another transaction changed the order since, the
         # CAS waits for its row lock, sees the new version and raises ConcurrentChange. Lines
