@@ -22,11 +22,18 @@ from suivi.customers.models import Customer
 from suivi.shops.models import Location, Shop
 
 from .creation import PreparedOrder, created_event_payload, new_order_row, order_prepare
-from .errors import ConcurrentChange, DuplicateReference, InvalidTransition
+from .errors import ConcurrentChange, DuplicateReference
 from .inputs import OrderInput
 from .lifecycle import Action, Status, action_allowed, action_target, event_type
 from .models import Invoice, Order, OrderEvent, OrderLine
-from .services import SYSTEM, issue_invoice, order_create, publish_recorded
+from .services import (
+    SYSTEM,
+    invalid_action,
+    issue_invoice,
+    order_create,
+    publish_recorded,
+    settle_lines,
+)
 
 MAX_BATCH = 100
 _CUSTOMER_FIELDS = ("phone", "first_name", "last_name", "language")
@@ -156,16 +163,6 @@ class ActionItem:
     expected_version: int | None = None
 
 
-def _refusal(order: Order, action: Action) -> InvalidTransition:
-    return InvalidTransition(
-        f"Cannot {action.value.replace('_', ' ')} an order that is {order.status}"
-        f" ({order.fulfilment_mode}).",
-        action=action.value,
-        status=order.status,
-        fulfilment_mode=order.fulfilment_mode,
-    )
-
-
 def order_apply_actions(
     *, shop: Shop, items: Sequence[ActionItem], actor: str = SYSTEM
 ) -> list[Order | DomainError]:
@@ -215,7 +212,7 @@ def order_apply_actions(
                 or target is None
                 or not action_allowed(item.action, order.fulfilment_mode, order.status)
             ):
-                results[index] = _refusal(order, item.action)
+                results[index] = invalid_action(order, item.action)
                 continue
             previous, order.status = order.status, target.value
             order.version += 1
@@ -247,18 +244,8 @@ def order_apply_actions(
                 invoiced.add(order.pk)
             results[index] = order
         _write_states(orders, versions)
-        if shipped:
-            OrderLine.objects.filter(order_id__in=shipped).update(
-                quantity_shipped=F("quantity_ordered")
-                - F("quantity_cancelled")
-                - F("quantity_collected")
-            )
-        if collected:
-            OrderLine.objects.filter(order_id__in=collected).update(
-                quantity_collected=F("quantity_ordered")
-                - F("quantity_cancelled")
-                - F("quantity_shipped")
-            )
+        settle_lines(order_ids=shipped, action=Action.SHIP)
+        settle_lines(order_ids=collected, action=Action.MARK_COLLECTED)
         _flush_events(new_events)
     return [result for result in results if result is not None]
 

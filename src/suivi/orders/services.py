@@ -8,7 +8,7 @@ change raises and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -79,17 +79,7 @@ def _record(order: Order, type_: str, actor: str, payload: dict[str, Any]) -> Or
     event = OrderEvent.objects.create(
         shop_id=order.shop_id, order=order, type=type_, actor=actor, payload=payload
     )
-    events.publish(
-        events.DomainEvent(
-            type=type_,
-            shop_id=order.shop_id,
-            subject_id=order.pk,
-            occurred_at=event.occurred_at,
-            actor=actor,
-            payload=payload,
-            event_id=event.pk,
-        )
-    )
+    publish_recorded(order, event)
     return event
 
 
@@ -267,16 +257,43 @@ def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:
 # --- transitions ------------------------------------------------------------------------
 
 
+def invalid_action(order: Order, action: Action) -> InvalidTransition:
+    """Return the error for *action* not applying to *order* in its current status."""
+    return InvalidTransition(
+        f"Cannot {action.value.replace('_', ' ')} an order that is {order.status}"
+        f" ({order.fulfilment_mode}).",
+        action=action.value,
+        status=order.status,
+        fulfilment_mode=order.fulfilment_mode,
+    )
+
+
+def settle_lines(*, order_ids: Collection[int], action: Action) -> None:
+    """Record on the lines what *action* handed over: all that is left ships or is collected.
+
+    Everything not cancelled leaves together; split parcels come with shipments.
+    """
+    if not order_ids:
+        return
+    lines = OrderLine.objects.filter(order_id__in=order_ids)
+    if action is Action.SHIP:
+        lines.update(
+            quantity_shipped=F("quantity_ordered")
+            - F("quantity_cancelled")
+            - F("quantity_collected")
+        )
+    elif action is Action.MARK_COLLECTED:
+        lines.update(
+            quantity_collected=F("quantity_ordered")
+            - F("quantity_cancelled")
+            - F("quantity_shipped")
+        )
+
+
 def _apply_action(order: Order, action: Action, actor: str, payload: dict[str, Any]) -> None:
     target = action_target(action, order.fulfilment_mode)
     if target is None or not action_allowed(action, order.fulfilment_mode, order.status):
-        raise InvalidTransition(
-            f"Cannot {action.value.replace('_', ' ')} an order that is {order.status}"
-            f" ({order.fulfilment_mode}).",
-            action=action.value,
-            status=order.status,
-            fulfilment_mode=order.fulfilment_mode,
-        )
+        raise invalid_action(order, action)
     previous = order.status
     changes: dict[str, Any] = {"status": target.value}
     if action is Action.ROUTE and payload.get("warehouse"):
@@ -294,19 +311,7 @@ def _apply_action(order: Order, action: Action, actor: str, payload: dict[str, A
     if target in (Status.DELIVERED, Status.COLLECTED):
         changes["exception_reason"] = ""
     _compare_and_set(order, **changes)
-    if action is Action.SHIP:
-        # Everything not cancelled leaves together; split parcels come with shipments.
-        OrderLine.objects.filter(order=order).update(
-            quantity_shipped=F("quantity_ordered")
-            - F("quantity_cancelled")
-            - F("quantity_collected")
-        )
-    elif action is Action.MARK_COLLECTED:
-        OrderLine.objects.filter(order=order).update(
-            quantity_collected=F("quantity_ordered")
-            - F("quantity_cancelled")
-            - F("quantity_shipped")
-        )
+    settle_lines(order_ids=[order.pk], action=action)
     _record(
         order, event_type(action, target), actor, {"from": previous, "to": target.value, **payload}
     )
