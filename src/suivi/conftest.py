@@ -53,3 +53,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = (
             f"skipped under CI=true (a required service or part did not run): {report.longrepr}"
         )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notification_config() -> None:
+    """Shop ids are reused between tests on SQLite: never carry a cached configuration over."""
+    from suivi.notifications import config
+
+    config.forget()

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "suivi.customers",
     "suivi.orders",
     "suivi.api",
+    "suivi.notifications",
+    "anymail",
 ]
 
 MIDDLEWARE = [
@@ -147,9 +149,47 @@ EMAIL_HOST_USER = os.environ.get("SUIVI_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("SUIVI_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("SUIVI_EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("SUIVI_DEFAULT_FROM_EMAIL", "suivi@localhost")
+# SMS: "twilio" or "brevo" (empty: SMS rules are planned but held as skipped with a reason).
 SUIVI_SMS_PROVIDER = os.environ.get("SUIVI_SMS_PROVIDER", "")
-SUIVI_SMS_API_URL = os.environ.get("SUIVI_SMS_API_URL", "")
-SUIVI_SMS_API_KEY = os.environ.get("SUIVI_SMS_API_KEY", "")
+SUIVI_TWILIO_API_URL = os.environ.get("SUIVI_TWILIO_API_URL", "https://api.twilio.com")
+SUIVI_TWILIO_ACCOUNT_SID = os.environ.get("SUIVI_TWILIO_ACCOUNT_SID", "")
+SUIVI_TWILIO_AUTH_TOKEN = os.environ.get("SUIVI_TWILIO_AUTH_TOKEN", "")
+SUIVI_TWILIO_FROM = os.environ.get("SUIVI_TWILIO_FROM", "")
+SUIVI_BREVO_API_URL = os.environ.get("SUIVI_BREVO_API_URL", "https://api.brevo.com")
+SUIVI_BREVO_API_KEY = os.environ.get("SUIVI_BREVO_API_KEY", "")
+# Shared secret that Brevo's delivery-report webhook must present (?token=… in its URL).
+SUIVI_BREVO_WEBHOOK_TOKEN = os.environ.get("SUIVI_BREVO_WEBHOOK_TOKEN", "")
+SUIVI_SMS_SENDER = os.environ.get("SUIVI_SMS_SENDER", "Suivi")
+# Web push (VAPID, RFC 8292): a private key in PEM or raw base64url; else one is created in
+# the data directory on first use (0600).
+SUIVI_VAPID_PRIVATE_KEY = os.environ.get("SUIVI_VAPID_PRIVATE_KEY", "")
+SUIVI_VAPID_SUBJECT = os.environ.get("SUIVI_VAPID_SUBJECT", "mailto:operator@localhost")
+# Outbound HTTP to merchant URLs (webhooks): private ranges refused unless listed here.
+SUIVI_HTTP_ALLOWED_PRIVATE_NETWORKS = _env_list("SUIVI_HTTP_ALLOWED_PRIVATE_NETWORKS", "")
+# Fernet keys for secrets at rest, newest first; else a key file in the data directory.
+SUIVI_ENCRYPTION_KEYS = _env_list("SUIVI_ENCRYPTION_KEYS", "")
+# Email service providers through django-anymail (SUIVI_EMAIL_BACKEND=anymail.backends.…).
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": os.environ.get("SUIVI_ANYMAIL_WEBHOOK_SECRET", ""),
+        "POSTMARK_SERVER_TOKEN": os.environ.get("SUIVI_POSTMARK_SERVER_TOKEN", ""),
+        "BREVO_API_KEY": os.environ.get("SUIVI_BREVO_EMAIL_API_KEY", ""),
+        "MAILGUN_API_KEY": os.environ.get("SUIVI_MAILGUN_API_KEY", ""),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("SUIVI_MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+        "SENDGRID_API_KEY": os.environ.get("SUIVI_SENDGRID_API_KEY", ""),
+    }.items()
+    if value
+}
+
+# --- Notifications: workers and scale-out ---------------------------------------------
+# "embedded": the worker of `suivi run` / `suivi worker` sends. "celery": that worker only
+# claims and dispatches batches to Celery workers (`suivi celery worker`), which send.
+SUIVI_TASKS = os.environ.get("SUIVI_TASKS", "embedded")
+CELERY_BROKER_URL = os.environ.get("SUIVI_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+SUIVI_OUTBOX_BATCH = int(os.environ.get("SUIVI_OUTBOX_BATCH", "100"))
+SUIVI_OUTBOX_LEASE_SECONDS = int(os.environ.get("SUIVI_OUTBOX_LEASE_SECONDS", "120"))
+SUIVI_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("SUIVI_OUTBOX_MAX_ATTEMPTS", "12"))
 
 # --- Suivi ----------------------------------------------------------------------------
 # Idempotency records are kept this long, then purged by the worker.

@@ -1,0 +1,261 @@
+"""Plan the messages an event causes, inside the transaction that records the event.
+
+Called by the event bus for every published domain event (see :mod:`suivi.core.events`):
+the outbox rows commit or roll back with the order change itself, so a crash can neither
+lose nor invent a notification. No I/O here — only reads of configuration and one bulk
+INSERT; the workers send later.
+
+For each event:
+1. Webhook endpoints of the shop that subscribe to the event type get one message each.
+2. If the event maps to a notification event (:mod:`.catalog`), each customer channel whose
+   rule is on gets a message, unless the customer refused the channel, opted out of
+   service messages (essential messages still go), or the contact point is known invalid —
+   those are written as ``skipped`` with the reason, so the merchant's log says why.
+3. Timing: ``not_before`` = now + the rule's delay, pushed to the end of the customer's
+   quiet hours for SMS and push unless the event is urgent.
+4. Burst merging (window per shop, 10 minutes by default): if a message to the same
+   recipient on the same channel about the same order is still waiting, the event joins it
+   (the waiting message now tells both steps); if one was sent within the window and this
+   event is a minor step (in preparation, in transit), it is recorded as merged into that
+   message and not sent again.
+5. Idempotency: one key per (event, channel, recipient), unique in the table; planning the
+   same event twice inserts nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db.models import Q
+from django.utils import timezone
+
+from suivi.core.events import DomainEvent
+from suivi.orders.models import Order
+
+from . import catalog
+from .catalog import EMAIL, INTERRUPTIVE_CHANNELS, PUSH, SMS, WEBHOOK
+from .config import ShopConfig, shop_config
+from .models import CustomerPreference, OutboxMessage, PushSubscription
+
+logger = logging.getLogger("suivi.notifications")
+Status = OutboxMessage.Status
+
+
+def idempotency_key(event: DomainEvent, channel: str, recipient: str) -> str:
+    """One key per (event, channel, recipient); long recipients (URLs) are hashed."""
+    source = (
+        f"{event.event_id}"
+        if event.event_id
+        else f"{event.type}:{event.subject_id}:{event.occurred_at.isoformat()}"
+    )
+    who = (
+        recipient if len(recipient) <= 120 else hashlib.sha256(recipient.encode()).hexdigest()[:40]
+    )
+    return f"{source}:{channel}:{who}"
+
+
+def event_record(event: DomainEvent, key: str | None) -> dict[str, Any]:
+    """The event as stored on the message (plain JSON, what templates and webhooks read)."""
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "key": key,
+        "at": event.occurred_at.isoformat(),
+        "actor": event.actor,
+        "payload": event.payload,
+    }
+
+
+def on_event(event: DomainEvent) -> None:
+    """Event bus subscriber: plan what *event* causes (no I/O, same transaction)."""
+    config = shop_config(event.shop_id)
+    key = catalog.event_key_for(event.type, event.payload)
+    endpoints = [e for e in config.endpoints if e.wants(event.type)]
+    if key is None and not endpoints:
+        return
+    order_id = (
+        event.subject_id if event.type.startswith("order.") else event.payload.get("order_id")
+    )
+    order = (
+        Order.objects.select_related("customer", "customer__notification_preference")
+        .filter(pk=order_id, shop_id=event.shop_id)
+        .first()
+        if order_id
+        else None
+    )
+    now = timezone.now()
+    rows: list[OutboxMessage] = []
+    record = event_record(event, key)
+    for endpoint in endpoints:
+        rows.append(
+            OutboxMessage(
+                shop_id=event.shop_id,
+                order=order,
+                endpoint=endpoint,
+                channel=WEBHOOK,
+                recipient=endpoint.url,
+                locale="",
+                event_key=key or "",
+                event_type=event.type,
+                events=[record],
+                idempotency_key=idempotency_key(event, WEBHOOK, f"endpoint:{endpoint.pk}"),
+                not_before=now,
+                created_at=now,
+            )
+        )
+    if key is not None and order is not None:
+        rows.extend(_customer_rows(event, key, record, order, config, now))
+    if rows:
+        OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _preference(order: Order) -> CustomerPreference | None:
+    try:
+        return order.customer.notification_preference
+    except CustomerPreference.DoesNotExist:
+        return None
+
+
+def _customer_rows(
+    event: DomainEvent,
+    key: str,
+    record: dict[str, Any],
+    order: Order,
+    config: ShopConfig,
+    now: dt.datetime,
+) -> list[OutboxMessage]:
+    info = catalog.EVENTS[key]
+    pref = _preference(order)
+    locale = (pref.language if pref and pref.language else "") or order.language or "fr"
+    wanted = [c for c in catalog.CUSTOMER_CHANNELS if config.rule(key, c).enabled]
+    if not wanted:
+        return []
+    recipients: list[tuple[str, str, int | None, str]] = []  # channel, recipient, push id, skip
+    for channel in wanted:
+        skip = ""
+        if pref is not None and not pref.accepts(channel):
+            skip = "The customer does not want this channel."
+        elif pref is not None and pref.service_opt_out and not info.essential:
+            skip = "The customer opted out of service messages."
+        if channel == EMAIL:
+            if pref is not None and pref.email_invalid_at and not skip:
+                skip = f"The email address is invalid: {pref.email_invalid_reason}"
+            recipients.append((EMAIL, order.email, None, skip))
+        elif channel == SMS:
+            if not order.phone:
+                continue  # nothing to send to, nothing worth logging
+            if pref is not None and pref.phone_invalid_at and not skip:
+                skip = f"The phone number is invalid: {pref.phone_invalid_reason}"
+            recipients.append((SMS, order.phone, None, skip))
+        elif channel == PUSH:
+            for sub_id in PushSubscription.objects.filter(
+                customer_id=order.customer_id
+            ).values_list("id", flat=True):
+                recipients.append((PUSH, f"push:{sub_id}", sub_id, skip))
+    if not recipients:
+        return []
+    window = dt.timedelta(seconds=config.settings.burst_window_seconds)
+    recent = _recent_messages(order.pk, now - window) if window else []
+    rows = []
+    for channel, recipient, push_id, skip in recipients:
+        rule = config.rule(key, channel)
+        not_before = now + dt.timedelta(seconds=rule.delay_seconds)
+        if channel in INTERRUPTIVE_CHANNELS and not info.urgent:
+            not_before = _after_quiet_hours(not_before, pref, config)
+        status, merged_into = (Status.SKIPPED, None) if skip else (Status.PENDING, None)
+        if not skip and window:
+            merged_into = _merge(recent, channel, recipient, key, record, info.minor)
+            if merged_into is not None:
+                status = Status.MERGED
+        rows.append(
+            OutboxMessage(
+                shop_id=event.shop_id,
+                order=order,
+                customer_id=order.customer_id,
+                push_subscription_id=push_id,
+                channel=channel,
+                recipient=recipient,
+                locale=locale,
+                event_key=key,
+                event_type=event.type,
+                events=[record],
+                idempotency_key=idempotency_key(event, channel, recipient),
+                status=status,
+                merged_into_id=merged_into,
+                last_error=skip,
+                not_before=not_before,
+                created_at=now,
+            )
+        )
+    return rows
+
+
+def _recent_messages(order_id: int, since: dt.datetime) -> list[OutboxMessage]:
+    return list(
+        OutboxMessage.objects.filter(order_id=order_id, created_at__gte=since)
+        .filter(
+            Q(status=Status.PENDING, claimed_by="")
+            | Q(status__in=[Status.SENT, Status.DELIVERED, Status.SENDING])
+        )
+        .exclude(channel=WEBHOOK)
+        .only("id", "channel", "recipient", "status", "events", "event_key", "claimed_by")
+        .order_by("-id")
+    )
+
+
+def _merge(
+    recent: list[OutboxMessage],
+    channel: str,
+    recipient: str,
+    key: str,
+    record: dict[str, Any],
+    minor: bool,
+) -> int | None:
+    """Join the event to a recent message for the same recipient; return its id if merged."""
+    for message in recent:
+        if message.channel != channel or message.recipient != recipient:
+            continue
+        if message.status == Status.PENDING:
+            # Compare-and-set: only while no worker has claimed it.
+            events = [*message.events, record]
+            new_key = message.event_key if minor else key
+            updated = OutboxMessage.objects.filter(
+                pk=message.pk, status=Status.PENDING, claimed_by=""
+            ).update(events=events, event_key=new_key, event_type=record["type"])
+            if updated:
+                message.events, message.event_key = events, new_key
+                return message.pk
+            continue
+        if minor:
+            return message.pk  # told recently; a minor step adds nothing worth a message
+        return None
+    return None
+
+
+def _after_quiet_hours(
+    when: dt.datetime, pref: CustomerPreference | None, config: ShopConfig
+) -> dt.datetime:
+    """Move *when* to the end of the customer's quiet hours if it falls inside them."""
+    start = (pref.quiet_start if pref and pref.quiet_start else None) or config.settings.quiet_start
+    end = (pref.quiet_end if pref and pref.quiet_end else None) or config.settings.quiet_end
+    if start is None or end is None or start == end:
+        return when
+    tz_name = (pref.timezone if pref and pref.timezone else "") or config.timezone
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("Europe/Paris")
+    local = when.astimezone(tz)
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return when
+    morning = local.replace(hour=end.hour, minute=end.minute, second=0, microsecond=0)
+    if morning <= local:
+        morning = morning + dt.timedelta(days=1)
+        morning = morning.replace(tzinfo=None).replace(tzinfo=tz)  # keep wall-clock across DST
+    return morning.astimezone(dt.UTC)
