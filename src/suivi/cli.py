@@ -5,6 +5,7 @@
     suivi migrate                                             apply database migrations
     suivi demo [--seed N] [--orders N] [--reset] [--bulk]     load the demo platform
     suivi createshop --name NAME [--slug] [--owner-email] [--owner-password] [--invoicing]
+    suivi celery <celery arguments…>                          Celery workers (scale-out mode)
     suivi manage <django command …>                           any Django management command
 
 A user mistake (a bad port, a taken slug, an unreachable database) prints one clear line
@@ -182,6 +183,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker.run_once()
     else:
         worker.run()
+    return 0
+
+
+def cmd_celery(args: argparse.Namespace) -> int:
+    """Run a Celery command against Suivi's Celery app (scale-out mode)."""
+    from celery.bin.celery import main as celery_main
+
+    sys.argv = ["celery", "-A", "suivi.celery_app", *args.celery_args]
+    celery_main()
     return 0
 
 
@@ -436,6 +446,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     supervisor = Supervisor([web, worker])
     previous = supervisor.install_signal_handlers()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
+    # Links in messages point at this server unless the operator set the public URL.
+    env.setdefault("SUIVI_BASE_URL", base)
+    if args.demo:
+        # The demo has no mail server: messages are written as files, never lost.
+        env.setdefault("SUIVI_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
     try:
         supervisor.start(env)
         dead = _wait_until_ready(f"{base}/healthz", supervisor, READY_TIMEOUT_SECONDS)
@@ -507,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     shop.add_argument("--owner-password", help="password of a new owner login (default: generated)")
     shop.add_argument("--invoicing", action="store_true", help="issue invoices and credit notes")
     shop.set_defaults(handler=cmd_createshop)
+
+    celery = commands.add_parser(
+        "celery", help="run Celery with Suivi's app, e.g. `suivi celery worker -c 4` (scale-out)"
+    )
+    celery.add_argument("celery_args", nargs=argparse.REMAINDER, help="Celery's own arguments")
+    celery.set_defaults(handler=cmd_celery)
 
     manage = commands.add_parser("manage", help="run a Django management command")
     manage.add_argument("command", nargs=argparse.REMAINDER, help="command and its arguments")

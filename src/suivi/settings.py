@@ -148,6 +148,8 @@ EMAIL_PORT = int(os.environ.get("SUIVI_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("SUIVI_EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("SUIVI_EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _env_bool("SUIVI_EMAIL_USE_TLS", False)
+EMAIL_FILE_PATH = DATA_DIR / "mail"  # the file backend's folder (the demo's mailbox)
+EMAIL_TIMEOUT = int(os.environ.get("SUIVI_EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("SUIVI_DEFAULT_FROM_EMAIL", "suivi@localhost")
 # SMS: "twilio" or "brevo" (empty: SMS rules are planned but held as skipped with a reason).
 SUIVI_SMS_PROVIDER = os.environ.get("SUIVI_SMS_PROVIDER", "")
@@ -160,6 +162,7 @@ SUIVI_BREVO_API_KEY = os.environ.get("SUIVI_BREVO_API_KEY", "")
 # Shared secret that Brevo's delivery-report webhook must present (?token=… in its URL).
 SUIVI_BREVO_WEBHOOK_TOKEN = os.environ.get("SUIVI_BREVO_WEBHOOK_TOKEN", "")
 SUIVI_SMS_SENDER = os.environ.get("SUIVI_SMS_SENDER", "Suivi")
+SUIVI_SMS_TIMEOUT_SECONDS = float(os.environ.get("SUIVI_SMS_TIMEOUT_SECONDS", "10"))
 # Web push (VAPID, RFC 8292): a private key in PEM or raw base64url; else one is created in
 # the data directory on first use (0600).
 SUIVI_VAPID_PRIVATE_KEY = os.environ.get("SUIVI_VAPID_PRIVATE_KEY", "")

@@ -26,7 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+StrOrPromise = str | Promise
 
 EMAIL: Final = "email"
 SMS: Final = "sms"
@@ -42,7 +45,7 @@ INTERRUPTIVE_CHANNELS: Final = frozenset({SMS, PUSH})
 @dataclass(frozen=True)
 class NotificationEvent:
     key: str
-    label: str
+    label: StrOrPromise
     defaults: frozenset[str]
     urgent: bool = False
     minor: bool = False
@@ -50,8 +53,18 @@ class NotificationEvent:
     category: str = "service"
 
 
-def _e(key: str, label: str, defaults: tuple[str, ...] = (), **flags: bool) -> NotificationEvent:
-    return NotificationEvent(key=key, label=label, defaults=frozenset(defaults), **flags)
+def _e(
+    key: str,
+    label: StrOrPromise,
+    defaults: tuple[str, ...] = (),
+    *,
+    urgent: bool = False,
+    minor: bool = False,
+    essential: bool = False,
+) -> NotificationEvent:
+    return NotificationEvent(
+        key, label, frozenset(defaults), urgent=urgent, minor=minor, essential=essential
+    )
 
 
 EVENTS: Final[dict[str, NotificationEvent]] = {

@@ -97,30 +97,48 @@ def deliver(claim: outbox.Claim) -> Report:
             continue
         by_channel[message.channel].append((message, item))
 
-    lease_check = _LeaseKeeper(claim, [m.pk for m in messages])
+    recorder = _Recorder(claim, report, _LeaseKeeper(claim, [m.pk for m in messages]))
     for channel_name, pairs in by_channel.items():
-        by_id = {item.message_id: message for message, item in pairs}
-        started = [timezone.now(), time.perf_counter()]
-
-        def on_result(item: Outgoing, outcome: Outcome) -> None:
-            message = by_id[item.message_id]
-            duration_ms = int((time.perf_counter() - started[1]) * 1000)
-            status = outbox.record(
-                message, outcome, token=claim.token, started_at=started[0], duration_ms=duration_ms
-            )
-            report.add(status)
-            report.by_channel[channel_name] += 1
-            lease_check.done(item.message_id)
-            started[0], started[1] = timezone.now(), time.perf_counter()
-
+        recorder.start(channel_name, {item.message_id: message for message, item in pairs})
         try:
             channel = get_channel(channel_name)
         except ChannelNotConfigured as exc:
             for _message, item in pairs:
-                on_result(item, Outcome.temporary(str(exc)))
+                recorder(item, Outcome.temporary(str(exc)))
             continue
-        channel.send_batch([item for _m, item in pairs], on_result=on_result)
+        channel.send_batch([item for _m, item in pairs], on_result=recorder)
     return report
+
+
+class _Recorder:
+    """Record each provider answer as soon as it comes (the channel calls us per item)."""
+
+    def __init__(self, claim: outbox.Claim, report: Report, lease: _LeaseKeeper) -> None:
+        self.claim, self.report, self.lease = claim, report, lease
+        self.channel = ""
+        self.by_id: dict[int, OutboxMessage] = {}
+        self._mark()
+
+    def _mark(self) -> None:
+        self.started_at, self.started = timezone.now(), time.perf_counter()
+
+    def start(self, channel: str, by_id: dict[int, OutboxMessage]) -> None:
+        self.channel, self.by_id = channel, by_id
+        self._mark()
+
+    def __call__(self, item: Outgoing, outcome: Outcome) -> None:
+        duration_ms = int((time.perf_counter() - self.started) * 1000)
+        status = outbox.record(
+            self.by_id[item.message_id],
+            outcome,
+            token=self.claim.token,
+            started_at=self.started_at,
+            duration_ms=duration_ms,
+        )
+        self.report.add(status)
+        self.report.by_channel[self.channel] += 1
+        self.lease.done(item.message_id)
+        self._mark()
 
 
 class _LeaseKeeper:

@@ -169,9 +169,8 @@ def record(
             )
         if message.endpoint_id:
             _endpoint_health(message.endpoint_id, ok=outcome.kind == "ok", now=now)
-        if outcome.kind != "ok" and (outcome.invalidate or status == Status.DEAD):
-            if outcome.invalidate:
-                invalidate_contact(message, reason=outcome.answer or "refused by the provider")
+        if outcome.kind != "ok" and outcome.invalidate:
+            invalidate_contact(message, reason=outcome.answer or "refused by the provider")
     return status
 
 

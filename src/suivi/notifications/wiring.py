@@ -26,6 +26,8 @@ def deliver_due() -> int:
     limit = settings.SUIVI_OUTBOX_BATCH
     while time.monotonic() - started < DELIVER_BUDGET_SECONDS:
         if settings.SUIVI_TASKS == "celery":
+            import suivi.celery_app  # noqa: F401 - configures the broker for .delay()
+
             from .tasks import deliver_claim
 
             claim = outbox.claim(limit)
@@ -81,7 +83,12 @@ def connect() -> None:
 
     subscribe("", on_event)
     register_job("notifications.deliver", 0.2, deliver_due)
-    register_job("notifications.sweep", 15, sweep_expired)
+    # Sweep often enough that a dead worker's messages wait about one lease, not more.
+    register_job(
+        "notifications.sweep",
+        max(1.0, min(15.0, settings.SUIVI_OUTBOX_LEASE_SECONDS / 4)),
+        sweep_expired,
+    )
     for model in (NotificationRule, NotificationSettings, WebhookEndpoint):
         post_save.connect(_forget_config, sender=model, dispatch_uid=f"forget-{model.__name__}")
         post_delete.connect(_forget_config, sender=model, dispatch_uid=f"forget-d-{model.__name__}")

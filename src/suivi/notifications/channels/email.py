@@ -14,6 +14,7 @@ this message only. When the server goes away mid-batch, the rest of the batch is
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import smtplib
 import socket
@@ -73,9 +74,7 @@ def classify(exc: BaseException) -> Outcome:
     """Turn an exception from an email backend into an outcome."""
     code = _smtp_code(exc)
     text = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused) or isinstance(
-        exc, smtplib.SMTPResponseException
-    ):
+    if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPResponseException)):
         if code is not None and 400 <= code < 500:
             return Outcome.temporary(text, status_code=code)
         if code in HARD_BOUNCE_CODES:
@@ -144,8 +143,6 @@ class EmailChannel(Channel):
                 ) or message_id(item)
                 done(item, Outcome.ok(provider_id, answer="accepted"))
         finally:
-            try:
+            with contextlib.suppress(Exception):  # closing a dead connection is best effort
                 connection.close()
-            except Exception:  # noqa: S110 - closing a dead connection is best effort
-                pass
         return outcomes

@@ -1,0 +1,133 @@
+"""Pages reached from the links in every message: the order's tracking page and the
+customer's notification choices. Both are opened with a signed token (see :mod:`.links`):
+holding the link is the proof of ownership, so nothing else is asked.
+
+The tracking page here is deliberately small (status, progress, the public timeline); the
+full customer experience (parcels, live updates, claims) builds on it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
+
+from suivi.customers.models import Customer
+from suivi.orders import lifecycle
+from suivi.orders.models import Order
+
+from . import links
+from .catalog import CHANNEL_LABELS, CUSTOMER_CHANNELS
+from .models import CustomerPreference
+
+PUBLIC_EVENT_PREFIX = "order."
+
+
+def track(request: HttpRequest, token: str) -> HttpResponse:
+    """The order's status and public timeline (no personal data at all)."""
+    order_id = links.order_from_tracking_token(token)
+    order = Order.objects.select_related("shop").filter(pk=order_id).first() if order_id else None
+    if order is None:
+        raise Http404
+    translation.activate(order.language if order.language in ("fr", "en") else "fr")
+    info = lifecycle.info(order.status)
+    steps = lifecycle.public_steps(order.fulfilment_mode)
+    current = steps.index(info.step) if info.step in steps else -1
+    events = [
+        {"at": e.occurred_at, "label": lifecycle.info(e.payload["to"]).customer_label}
+        for e in order.events.filter(type__startswith=PUBLIC_EVENT_PREFIX).order_by("occurred_at")
+        if isinstance(e.payload, dict)
+        and e.payload.get("to") in {s.value for s in lifecycle.Status}
+        and not lifecycle.info(e.payload["to"]).internal
+    ]
+    return render(
+        request,
+        "notifications/track.html",
+        {
+            "shop": order.shop,
+            "reference": order.reference,
+            "status_label": info.customer_label,
+            "steps": [
+                {"label": lifecycle.STEP_LABELS[s], "done": i <= current}
+                for i, s in enumerate(steps)
+            ],
+            "events": events,
+            "preferences_url": links.preferences_url(order.customer_id),
+        },
+    )
+
+
+class PreferencesForm(forms.Form):
+    channels = forms.MultipleChoiceField(
+        label=_("How would you like to be kept informed?"),
+        choices=[(c, CHANNEL_LABELS[c]) for c in CUSTOMER_CHANNELS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    service_opt_out = forms.BooleanField(
+        label=_("Only tell me what is essential (payment, cancellation)"), required=False
+    )
+    marketing_opt_out = forms.BooleanField(
+        label=_("No offers or news in the messages"), required=False
+    )
+    language = forms.ChoiceField(
+        label=_("Language"), choices=[("fr", "Français"), ("en", "English")]
+    )
+    quiet_start = forms.TimeField(label=_("Quiet hours from"), required=False)
+    quiet_end = forms.TimeField(label=_("Quiet hours until"), required=False)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if bool(data.get("quiet_start")) != bool(data.get("quiet_end")):
+            raise forms.ValidationError(_("Give both ends of your quiet hours, or neither."))
+        return data
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """Let a customer choose channels, opt-outs, language and quiet hours."""
+    customer_id = links.customer_from_preferences_token(token)
+    customer = (
+        Customer.objects.select_related("shop").filter(pk=customer_id).first()
+        if customer_id
+        else None
+    )
+    if customer is None:
+        raise Http404
+    pref, _created = CustomerPreference.objects.get_or_create(customer=customer)
+    saved = False
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            pref.channels = list(data["channels"])
+            pref.service_opt_out = data["service_opt_out"]
+            pref.marketing_opt_out = data["marketing_opt_out"]
+            pref.language = data["language"]
+            pref.quiet_start = data["quiet_start"]
+            pref.quiet_end = data["quiet_end"]
+            pref.save()
+            saved = True
+    else:
+        form = PreferencesForm(
+            initial={
+                "channels": pref.channels or list(CUSTOMER_CHANNELS),
+                "service_opt_out": pref.service_opt_out,
+                "marketing_opt_out": pref.marketing_opt_out,
+                "language": pref.language or customer.language or "fr",
+                "quiet_start": pref.quiet_start or dt.time(21, 0),
+                "quiet_end": pref.quiet_end or dt.time(8, 0),
+            }
+        )
+    translation.activate(pref.language or customer.language or "fr")
+    return render(
+        request,
+        "notifications/preferences.html",
+        {"shop": customer.shop, "form": form, "saved": saved},
+        status=200 if saved or request.method == "GET" or form.is_valid() else 400,
+    )
