@@ -437,7 +437,8 @@ def request_public(
     total = timeout if timeout else DEFAULT_PUBLIC_TIMEOUT
     # The Host header is the URL's (httpx writes it); a caller cannot point it elsewhere.
     sent = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
-    sent.setdefault("Accept-Encoding", "identity")
+    if not any(k.lower() == "accept-encoding" for k in sent):
+        sent["Accept-Encoding"] = "identity"  # we keep an excerpt; no decompression bombs
     with (
         _deadline_in(total),
         _public_client().stream(
