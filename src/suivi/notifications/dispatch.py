@@ -64,6 +64,9 @@ def run_once(limit: int | None = None) -> Report:
 def deliver(claim: outbox.Claim) -> Report:
     """Send the messages of *claim* that are still ours."""
     report = Report()
+    # Start a fresh lease: in scale-out mode the task may have waited in the broker's queue
+    # for part of the claim's lease. Rows already swept and re-claimed elsewhere stay theirs.
+    outbox.renew(claim.token, claim.ids)
     messages = list(
         OutboxMessage.objects.filter(
             id__in=claim.ids, claimed_by=claim.token, status=Status.SENDING

@@ -30,7 +30,9 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Q, Value
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from suivi.core.events import DomainEvent
@@ -150,6 +152,8 @@ def _customer_rows(
                 continue  # nothing to send to, nothing worth logging
             if pref is not None and pref.phone_invalid_at and not skip:
                 skip = f"The phone number is invalid: {pref.phone_invalid_reason}"
+            if not settings.SUIVI_SMS_PROVIDER and not skip:
+                skip = "No SMS provider is configured on this installation."
             recipients.append((SMS, order.phone, None, skip))
         elif channel == PUSH:
             for sub_id in PushSubscription.objects.filter(
@@ -168,7 +172,7 @@ def _customer_rows(
             not_before = _after_quiet_hours(not_before, pref, config)
         status, merged_into = (Status.SKIPPED, None) if skip else (Status.PENDING, None)
         if not skip and window:
-            merged_into = _merge(recent, channel, recipient, key, record, info.minor)
+            merged_into = _merge(recent, channel, recipient, key, record, not_before)
             if merged_into is not None:
                 status = Status.MERGED
         rows.append(
@@ -202,7 +206,16 @@ def _recent_messages(order_id: int, since: dt.datetime) -> list[OutboxMessage]:
             | Q(status__in=[Status.SENT, Status.DELIVERED, Status.SENDING])
         )
         .exclude(channel=WEBHOOK)
-        .only("id", "channel", "recipient", "status", "events", "event_key", "claimed_by")
+        .only(
+            "id",
+            "channel",
+            "recipient",
+            "status",
+            "events",
+            "event_key",
+            "event_type",
+            "claimed_by",
+        )
         .order_by("-id")
     )
 
@@ -213,24 +226,40 @@ def _merge(
     recipient: str,
     key: str,
     record: dict[str, Any],
-    minor: bool,
+    not_before: dt.datetime,
 ) -> int | None:
-    """Join the event to a recent message for the same recipient; return its id if merged."""
+    """Join the event to a recent message for the same recipient; return its id if merged.
+
+    Essential messages (the payment confirmation, cancellations, claim replies) are never
+    merged, in either direction: each is a record the customer keeps.
+    """
+    info = catalog.EVENTS[key]
+    if info.essential:
+        return None
     for message in recent:
         if message.channel != channel or message.recipient != recipient:
             continue
+        current = catalog.EVENTS.get(message.event_key)
+        if current is None or current.essential:
+            continue
         if message.status == Status.PENDING:
-            # Compare-and-set: only while no worker has claimed it.
+            # Compare-and-set: only while no worker has claimed it. The message now tells the
+            # latest step (a minor one does not take the lead) and goes at the earliest time.
             events = [*message.events, record]
-            new_key = message.event_key if minor else key
+            new_key = message.event_key if info.minor else key
             updated = OutboxMessage.objects.filter(
                 pk=message.pk, status=Status.PENDING, claimed_by=""
-            ).update(events=events, event_key=new_key, event_type=record["type"])
+            ).update(
+                events=events,
+                event_key=new_key,
+                event_type=message.event_type if info.minor else record["type"],
+                not_before=Least("not_before", Value(not_before)),
+            )
             if updated:
                 message.events, message.event_key = events, new_key
                 return message.pk
             continue
-        if minor:
+        if info.minor:
             return message.pk  # told recently; a minor step adds nothing worth a message
         return None
     return None

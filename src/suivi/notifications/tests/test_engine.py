@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -245,7 +246,17 @@ def test_two_claims_never_share_a_message(shop_a: Shop) -> None:
     assert not set(first.ids) & set(second.ids)
 
 
-def test_quiet_hours_hold_sms_until_morning_but_urgent_ones_go(shop_a: Shop) -> None:
+def test_without_an_sms_provider_sms_rules_are_skipped_with_the_reason(shop_a: Shop) -> None:
+    order = make_order(shop_a, paid=True, phone="+33612345678", mode=Mode.CLICK_AND_COLLECT)
+    order_apply_action(shop=shop_a, order_id=order.pk, action="start_preparation")
+    order_apply_action(shop=shop_a, order_id=order.pk, action="mark_ready")
+
+    sms = OutboxMessage.objects.get(order=order, channel="sms", event_key="ready_for_pickup")
+    assert sms.status == Status.SKIPPED and "No SMS provider" in sms.last_error
+
+
+def test_quiet_hours_hold_sms_until_morning_but_urgent_ones_go(shop_a: Shop, settings: Any) -> None:
+    settings.SUIVI_SMS_PROVIDER = "twilio"
     NotificationRule.objects.create(shop=shop_a, event_key="in_preparation", channel="sms")
     NotificationSettings.objects.create(
         shop=shop_a, quiet_start=dt.time(0, 0), quiet_end=dt.time(23, 59)
@@ -253,17 +264,31 @@ def test_quiet_hours_hold_sms_until_morning_but_urgent_ones_go(shop_a: Shop) -> 
     order = make_order(shop_a, paid=True, phone="+33612345678", mode=Mode.CLICK_AND_COLLECT)
 
     order_apply_action(shop=shop_a, order_id=order.pk, action="start_preparation")
+
+    held = OutboxMessage.objects.get(order=order, channel="sms")
+    local = held.not_before.astimezone(ZoneInfo("Europe/Paris"))
+    assert held.event_key == "in_preparation" and (local.hour, local.minute) == (23, 59)
+
+    # an urgent step joins the waiting SMS and takes it out at once: the customer must act
     order_apply_action(shop=shop_a, order_id=order.pk, action="mark_ready")
 
-    sms = {m.event_key: m for m in OutboxMessage.objects.filter(order=order, channel="sms")}
-    assert sms["in_preparation"].not_before > timezone.now() + dt.timedelta(minutes=1)
-    local = (
-        sms["in_preparation"]
-        .not_before.astimezone(dt.UTC)
-        .astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    held.refresh_from_db()
+    assert held.event_key == "ready_for_pickup" and held.status == Status.PENDING
+    assert held.not_before <= timezone.now()
+    assert [e["key"] for e in held.events] == ["in_preparation", "ready_for_pickup"]
+
+
+def test_an_urgent_sms_goes_during_quiet_hours(shop_a: Shop, settings: Any) -> None:
+    settings.SUIVI_SMS_PROVIDER = "twilio"
+    NotificationSettings.objects.create(
+        shop=shop_a, quiet_start=dt.time(0, 0), quiet_end=dt.time(23, 59)
     )
-    assert (local.hour, local.minute) == (23, 59)
-    assert sms["ready_for_pickup"].not_before <= timezone.now()  # urgent: the customer must act
+    order = make_order(shop_a, paid=True, phone="+33612345678", mode=Mode.CLICK_AND_COLLECT)
+    for action in ("start_preparation", "mark_ready"):
+        order_apply_action(shop=shop_a, order_id=order.pk, action=action)
+
+    sms = OutboxMessage.objects.get(order=order, channel="sms")
+    assert sms.event_key == "ready_for_pickup" and sms.not_before <= timezone.now()
 
 
 def test_a_minor_step_soon_after_a_message_is_merged_not_sent(
@@ -274,12 +299,12 @@ def test_a_minor_step_soon_after_a_message_is_merged_not_sent(
     _ship(shop_a, order)
     _deliver_all()
     before = len(smtp.messages)
+    shipped = OutboxMessage.objects.get(order=order, event_key="shipped", status=Status.SENT)
 
     order_apply_action(shop=shop_a, order_id=order.pk, action="mark_in_transit")
     _deliver_all()
 
-    in_transit = OutboxMessage.objects.get(order=order, event_key="in_transit")
-    shipped = OutboxMessage.objects.get(order=order, event_key="shipped")
+    in_transit = OutboxMessage.objects.get(order=order, event_type="order.in_transit")
     assert in_transit.status == Status.MERGED and in_transit.merged_into_id == shipped.pk
     assert len(smtp.messages) == before
 
@@ -289,21 +314,28 @@ def test_events_while_a_message_waits_become_one_message(shop_a: Shop, smtp: SMT
         shop=shop_a, event_key="shipped", channel="email", delay_seconds=300
     )
     order = make_order(shop_a, paid=True)
-    _ship(shop_a, order)
+    for action in ("start_preparation", "mark_ready"):
+        order_apply_action(shop=shop_a, order_id=order.pk, action=action)
+    _deliver_all()  # the confirmation and the preparation steps go
+    order_apply_action(shop=shop_a, order_id=order.pk, action="ship")  # waits 5 min
+
     order_apply_action(shop=shop_a, order_id=order.pk, action="mark_out_for_delivery")
 
-    waiting = OutboxMessage.objects.get(
-        order=order, event_key="out_for_delivery", status=Status.PENDING
-    )
+    waiting = OutboxMessage.objects.get(order=order, status=Status.PENDING)
     assert [e["type"] for e in waiting.events] == ["order.shipped", "order.out_for_delivery"]
-    assert OutboxMessage.objects.filter(order=order, status=Status.MERGED).count() == 1
-    _due_now()
+    assert waiting.event_key == "out_for_delivery"
+    assert waiting.not_before <= timezone.now()  # the urgent step does not wait for the delay
     _deliver_all()
-    mails = [m for m in smtp.to(order.email) if order.reference in m["Subject"]]
-    assert (
-        len([m for m in mails if "X-Suivi-Event" in m and m["X-Suivi-Event"] == "out_for_delivery"])
-        == 1
-    )
+    told = [m["X-Suivi-Event"] for m in smtp.to(order.email)]
+    assert told.count("out_for_delivery") == 1 and "shipped" not in told
+
+
+def test_essential_messages_are_never_merged(shop_a: Shop) -> None:
+    order = make_order(shop_a, paid=True)  # confirmation pending, not sent yet
+    order_apply_action(shop=shop_a, order_id=order.pk, action="start_preparation")
+
+    keys = sorted(OutboxMessage.objects.filter(order=order).values_list("event_key", "status"))
+    assert keys == [("confirmed", "pending"), ("in_preparation", "pending")]
 
 
 def test_messages_belong_to_their_shop(shop_a: Shop, shop_b: Shop) -> None:
