@@ -290,6 +290,7 @@ class _Builder:
             }
         return order_context(
             order,
+            event_key=message.event_key,
             locale=locale,
             events=list(message.events),
             links={
