@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, path, re_path, reverse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from . import meta, orders
+from . import meta, notifications, orders
 from .auth import ApiKeyAuth
 from .docs import ASSET_URL_NAME, OfflineSwagger, docs_asset
 from .parser import JSONParser
@@ -114,3 +114,4 @@ api = SuiviAPI(
 install_problem_handlers(api)
 api.add_router("", orders.router)
 api.add_router("", meta.router)
+api.add_router("", notifications.router)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from suivi.core import crypto
 from suivi.orders.models import Order
+from suivi.shops.models import Shop
 
 from . import links, outbox
 from .catalog import EMAIL, EVENTS, PUSH, SMS, WEBHOOK
@@ -199,14 +200,29 @@ class _Builder:
         if message.channel == WEBHOOK:
             return self._webhook(message)
         order = self.orders.get(message.order_id or 0)
-        if order is None:
+        if order is None and not message.is_test:
             raise _CannotSend("The order no longer exists.", Status.SKIPPED)
         from .rendering import render
 
         config = shop_config(message.shop_id)
-        locale = message.locale if message.locale in ("fr", "en") else order.shop.default_locale
+        shop = order.shop if order is not None else Shop.objects.get(pk=message.shop_id)
+        locale = message.locale if message.locale in ("fr", "en") else shop.default_locale
         override = self.overrides.get((message.shop_id, message.event_key, message.channel, locale))
-        context = self._context(message, order, locale)
+        if order is None:  # a test message from the template editor: sample data
+            from .context import sample_context
+
+            context = sample_context(
+                shop,
+                event_key=message.event_key,
+                locale=locale,
+                links={
+                    "tracking": links.base_url() + "/t/sample",
+                    "preferences": links.base_url() + "/p/sample",
+                },
+                settings=config.settings,
+            )
+        else:
+            context = self._context(message, order, locale)
         rendered = render(
             event_key=message.event_key,
             channel=message.channel,
@@ -223,7 +239,6 @@ class _Builder:
                 locale,
                 "; ".join(rendered.problems),
             )
-        shop = order.shop
         base = dict(
             message_id=message.pk,
             idempotency_key=message.idempotency_key,
@@ -245,7 +260,7 @@ class _Builder:
                     "headers": {
                         "List-Unsubscribe": f"<{context['links']['preferences']}>",
                         "X-Suivi-Event": message.event_key,
-                        "X-Suivi-Order": order.reference,
+                        "X-Suivi-Order": context["order"]["reference"],
                     },
                 },
             )
@@ -265,7 +280,7 @@ class _Builder:
                     "title": rendered.subject,
                     "body": rendered.text,
                     "url": rendered.url or context["links"]["tracking"],
-                    "tag": f"order-{order.pk}",
+                    "tag": f"order-{order.pk}" if order is not None else f"test-{message.pk}",
                     "urgency": "high" if urgent else "normal",
                     "ttl": 6 * 3600 if urgent else 48 * 3600,
                 },

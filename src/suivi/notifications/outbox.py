@@ -151,6 +151,9 @@ def record(
         updated = OutboxMessage.objects.filter(
             pk=message.pk, claimed_by=token, status=Status.SENDING
         ).update(**changes)
+        if not updated and not OutboxMessage.objects.filter(pk=message.pk).exists():
+            logger.warning("message %s was deleted while it was being sent", message.pk)
+            return status
         DeliveryAttempt.objects.create(
             message_id=message.pk,
             started_at=started_at,

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from suivi.api.tests.test_notifications_api import OPERATIONS as NOTIFICATION_OPERATIONS
 from suivi.orders import lifecycle
 from suivi.orders.models import Order
 
@@ -61,7 +62,7 @@ def test_the_openapi_document_is_3_1_with_problem_errors(
         for path, methods in document["paths"].items()
         for method, operation in methods.items()
     ]
-    assert {f"{m.upper()} {p}" for p, m, _ in operations} == {
+    assert {f"{m.upper()} {p}" for p, m, _ in operations} == NOTIFICATION_OPERATIONS | {
         "POST /api/v1/orders",
         "POST /api/v1/orders/batch",
         "POST /api/v1/orders/actions",
@@ -82,7 +83,7 @@ def test_the_openapi_document_is_3_1_with_problem_errors(
             assert list(response["content"]) == [expected], (path, method, status)
         if method == "post":
             headers = [p["name"] for p in operation["parameters"] if p["in"] == "header"]
-            assert headers == ["Idempotency-Key"]
+            assert headers == ["Idempotency-Key"], (path, method)
     assert document["components"]["securitySchemes"]["ApiKeyAuth"]["scheme"] == "bearer"
 
 

@@ -347,3 +347,19 @@ def test_messages_belong_to_their_shop(shop_a: Shop, shop_b: Shop) -> None:
     assert set(OutboxMessage.objects.filter(order=b).values_list("shop_id", flat=True)) == {
         shop_b.pk
     }
+
+
+def test_a_test_message_without_an_order_is_sent_with_sample_data(
+    shop_a: Shop, smtp: SMTPServer
+) -> None:
+    from suivi.notifications.services import test_send
+
+    message = test_send(
+        shop=shop_a, event_key="shipped", channel="email", locale="fr", to="me@shop.fr"
+    )
+
+    assert _deliver_all().sent == 1
+    [mail] = smtp.to("me@shop.fr")
+    assert mail["X-Suivi-Event"] == "shipped" and shop_a.name in mail["From"]
+    message.refresh_from_db()
+    assert message.status == Status.SENT and message.is_test and message.customer_id is None
