@@ -7,187 +7,512 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0001_initial'),
-        ('orders', '0001_initial'),
-        ('shops', '0001_initial'),
+        ("customers", "0001_initial"),
+        ("orders", "0001_initial"),
+        ("shops", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CustomerPreference',
+            name="CustomerPreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channels', models.JSONField(blank=True, help_text="Channels the customer accepts; empty = the shop's.", null=True)),
-                ('service_opt_out', models.BooleanField(default=False)),
-                ('marketing_opt_out', models.BooleanField(default=False)),
-                ('language', models.CharField(blank=True, max_length=8)),
-                ('timezone', models.CharField(blank=True, max_length=64)),
-                ('quiet_start', models.TimeField(blank=True, null=True)),
-                ('quiet_end', models.TimeField(blank=True, null=True)),
-                ('email_invalid_at', models.DateTimeField(blank=True, null=True)),
-                ('email_invalid_reason', models.CharField(blank=True, max_length=200)),
-                ('phone_invalid_at', models.DateTimeField(blank=True, null=True)),
-                ('phone_invalid_reason', models.CharField(blank=True, max_length=200)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_preference', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channels",
+                    models.JSONField(
+                        blank=True,
+                        help_text="Channels the customer accepts; empty = the shop's.",
+                        null=True,
+                    ),
+                ),
+                ("service_opt_out", models.BooleanField(default=False)),
+                ("marketing_opt_out", models.BooleanField(default=False)),
+                ("language", models.CharField(blank=True, max_length=8)),
+                ("timezone", models.CharField(blank=True, max_length=64)),
+                ("quiet_start", models.TimeField(blank=True, null=True)),
+                ("quiet_end", models.TimeField(blank=True, null=True)),
+                ("email_invalid_at", models.DateTimeField(blank=True, null=True)),
+                ("email_invalid_reason", models.CharField(blank=True, max_length=200)),
+                ("phone_invalid_at", models.DateTimeField(blank=True, null=True)),
+                ("phone_invalid_reason", models.CharField(blank=True, max_length=200)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_preference",
+                        to="customers.customer",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='NotificationSettings',
+            name="NotificationSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('logo_url', models.URLField(blank=True)),
-                ('reply_to', models.EmailField(blank=True, max_length=254)),
-                ('sms_sender', models.CharField(blank=True, help_text='Alphanumeric SMS sender, 11 characters at most.', max_length=11)),
-                ('marketing_html', models.TextField(blank=True, help_text='Optional marketing block (HTML).')),
-                ('marketing_text', models.TextField(blank=True, help_text='Same block in plain text.')),
-                ('burst_window_seconds', models.PositiveIntegerField(default=600, help_text='Events of one order within this window become one message.')),
-                ('quiet_start', models.TimeField(default=datetime.time(21, 0))),
-                ('quiet_end', models.TimeField(default=datetime.time(8, 0))),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('shop', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='notification_settings', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("logo_url", models.URLField(blank=True)),
+                ("reply_to", models.EmailField(blank=True, max_length=254)),
+                (
+                    "sms_sender",
+                    models.CharField(
+                        blank=True,
+                        help_text="Alphanumeric SMS sender, 11 characters at most.",
+                        max_length=11,
+                    ),
+                ),
+                (
+                    "marketing_html",
+                    models.TextField(blank=True, help_text="Optional marketing block (HTML)."),
+                ),
+                (
+                    "marketing_text",
+                    models.TextField(blank=True, help_text="Same block in plain text."),
+                ),
+                (
+                    "burst_window_seconds",
+                    models.PositiveIntegerField(
+                        default=600,
+                        help_text="Events of one order within this window become one message.",
+                    ),
+                ),
+                ("quiet_start", models.TimeField(default=datetime.time(21, 0))),
+                ("quiet_end", models.TimeField(default=datetime.time(8, 0))),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "shop",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_settings",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PushSubscription',
+            name="PushSubscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('endpoint', models.URLField(max_length=1000, unique=True)),
-                ('p256dh', models.CharField(max_length=200)),
-                ('auth', models.CharField(max_length=100)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='push_subscriptions', to='customers.customer')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("endpoint", models.URLField(max_length=1000, unique=True)),
+                ("p256dh", models.CharField(max_length=200)),
+                ("auth", models.CharField(max_length=100)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="push_subscriptions",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='WebhookEndpoint',
+            name="WebhookEndpoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=1000)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('secret_encrypted', models.TextField(help_text='Standard Webhooks secret, encrypted.')),
-                ('event_types', models.JSONField(blank=True, default=list, help_text='Domain event types or prefixes; empty = all.')),
-                ('enabled', models.BooleanField(default=True)),
-                ('disabled_at', models.DateTimeField(blank=True, null=True)),
-                ('disabled_reason', models.CharField(blank=True, max_length=200)),
-                ('failure_streak', models.PositiveIntegerField(default=0)),
-                ('first_failure_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("url", models.URLField(max_length=1000)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                (
+                    "secret_encrypted",
+                    models.TextField(help_text="Standard Webhooks secret, encrypted."),
+                ),
+                (
+                    "event_types",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Domain event types or prefixes; empty = all.",
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("disabled_at", models.DateTimeField(blank=True, null=True)),
+                ("disabled_reason", models.CharField(blank=True, max_length=200)),
+                ("failure_streak", models.PositiveIntegerField(default=0)),
+                ("first_failure_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="webhook_endpoints",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='OutboxMessage',
+            name="OutboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'email'), ('sms', 'sms'), ('push', 'push'), ('webhook', 'webhook')], max_length=10)),
-                ('recipient', models.CharField(max_length=1000)),
-                ('locale', models.CharField(default='fr', max_length=8)),
-                ('event_key', models.CharField(max_length=64)),
-                ('event_type', models.CharField(max_length=64)),
-                ('events', models.JSONField(default=list, help_text='The domain events this message tells (several when merged).')),
-                ('idempotency_key', models.CharField(max_length=200, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('dead', 'Failed for good'), ('merged', 'Merged into another message'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('not_before', models.DateTimeField(default=django.utils.timezone.now)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=200)),
-                ('claimed_by', models.CharField(blank=True, max_length=100)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('is_test', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('receipt_status', models.CharField(blank=True, max_length=40)),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='customers.customer')),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='merged_messages', to='notifications.outboxmessage')),
-                ('order', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='orders.order')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
-                ('push_subscription', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='notifications.pushsubscription')),
-                ('endpoint', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='notifications.webhookendpoint')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "email"),
+                            ("sms", "sms"),
+                            ("push", "push"),
+                            ("webhook", "webhook"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("recipient", models.CharField(max_length=1000)),
+                ("locale", models.CharField(default="fr", max_length=8)),
+                ("event_key", models.CharField(max_length=64)),
+                ("event_type", models.CharField(max_length=64)),
+                (
+                    "events",
+                    models.JSONField(
+                        default=list,
+                        help_text="The domain events this message tells (several when merged).",
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=200, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("dead", "Failed for good"),
+                            ("merged", "Merged into another message"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("not_before", models.DateTimeField(default=django.utils.timezone.now)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=200)),
+                ("claimed_by", models.CharField(blank=True, max_length=100)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("is_test", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("receipt_status", models.CharField(blank=True, max_length=40)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="merged_messages",
+                        to="notifications.outboxmessage",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
+                (
+                    "push_subscription",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="notifications.pushsubscription",
+                    ),
+                ),
+                (
+                    "endpoint",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="notifications.webhookendpoint",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='NotificationRule',
+            name="NotificationRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_key', models.CharField(choices=[('confirmed', 'confirmed'), ('in_preparation', 'in_preparation'), ('ready_to_ship', 'ready_to_ship'), ('shipped', 'shipped'), ('in_transit', 'in_transit'), ('ready_for_pickup', 'ready_for_pickup'), ('available_for_pickup', 'available_for_pickup'), ('out_for_delivery', 'out_for_delivery'), ('delivered', 'delivered'), ('collected', 'collected'), ('cancelled', 'cancelled'), ('partially_cancelled', 'partially_cancelled'), ('delayed', 'delayed'), ('exception', 'exception'), ('failed_attempt', 'failed_attempt'), ('pickup_reminder', 'pickup_reminder'), ('claim_update', 'claim_update')], max_length=40)),
-                ('channel', models.CharField(choices=[('email', 'email'), ('sms', 'sms'), ('push', 'push'), ('webhook', 'webhook')], max_length=10)),
-                ('enabled', models.BooleanField(default=True)),
-                ('delay_seconds', models.PositiveIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_rules', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event_key",
+                    models.CharField(
+                        choices=[
+                            ("confirmed", "confirmed"),
+                            ("in_preparation", "in_preparation"),
+                            ("ready_to_ship", "ready_to_ship"),
+                            ("shipped", "shipped"),
+                            ("in_transit", "in_transit"),
+                            ("ready_for_pickup", "ready_for_pickup"),
+                            ("available_for_pickup", "available_for_pickup"),
+                            ("out_for_delivery", "out_for_delivery"),
+                            ("delivered", "delivered"),
+                            ("collected", "collected"),
+                            ("cancelled", "cancelled"),
+                            ("partially_cancelled", "partially_cancelled"),
+                            ("delayed", "delayed"),
+                            ("exception", "exception"),
+                            ("failed_attempt", "failed_attempt"),
+                            ("pickup_reminder", "pickup_reminder"),
+                            ("claim_update", "claim_update"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "email"),
+                            ("sms", "sms"),
+                            ("push", "push"),
+                            ("webhook", "webhook"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("delay_seconds", models.PositiveIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_rules",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'event_key', 'channel'), name='rule_unique_per_shop_event_channel')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "event_key", "channel"),
+                        name="rule_unique_per_shop_event_channel",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField()),
-                ('duration_ms', models.PositiveIntegerField()),
-                ('outcome', models.CharField(choices=[('ok', 'Accepted'), ('temporary', 'Temporary failure'), ('permanent', 'Permanent failure')], max_length=10)),
-                ('status_code', models.IntegerField(blank=True, null=True)),
-                ('answer', models.TextField(blank=True)),
-                ('provider_message_id', models.CharField(blank=True, max_length=200)),
-                ('worker', models.CharField(blank=True, max_length=100)),
-                ('receipt_status', models.CharField(blank=True, max_length=40)),
-                ('receipt_at', models.DateTimeField(blank=True, null=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts_log', to='notifications.outboxmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField()),
+                ("duration_ms", models.PositiveIntegerField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "Accepted"),
+                            ("temporary", "Temporary failure"),
+                            ("permanent", "Permanent failure"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("status_code", models.IntegerField(blank=True, null=True)),
+                ("answer", models.TextField(blank=True)),
+                ("provider_message_id", models.CharField(blank=True, max_length=200)),
+                ("worker", models.CharField(blank=True, max_length=100)),
+                ("receipt_status", models.CharField(blank=True, max_length=40)),
+                ("receipt_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts_log",
+                        to="notifications.outboxmessage",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['message', 'started_at'], name='attempt_message_time')],
+                "indexes": [
+                    models.Index(fields=["message", "started_at"], name="attempt_message_time")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Template',
+            name="Template",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_key', models.CharField(choices=[('confirmed', 'confirmed'), ('in_preparation', 'in_preparation'), ('ready_to_ship', 'ready_to_ship'), ('shipped', 'shipped'), ('in_transit', 'in_transit'), ('ready_for_pickup', 'ready_for_pickup'), ('available_for_pickup', 'available_for_pickup'), ('out_for_delivery', 'out_for_delivery'), ('delivered', 'delivered'), ('collected', 'collected'), ('cancelled', 'cancelled'), ('partially_cancelled', 'partially_cancelled'), ('delayed', 'delayed'), ('exception', 'exception'), ('failed_attempt', 'failed_attempt'), ('pickup_reminder', 'pickup_reminder'), ('claim_update', 'claim_update')], max_length=40)),
-                ('channel', models.CharField(choices=[('email', 'email'), ('sms', 'sms'), ('push', 'push'), ('webhook', 'webhook')], max_length=10)),
-                ('locale', models.CharField(max_length=8)),
-                ('subject', models.TextField(blank=True, help_text='Email subject or push title.')),
-                ('body_text', models.TextField(blank=True, help_text='Plain-text email, SMS or push body.')),
-                ('body_html', models.TextField(blank=True, help_text='HTML email body (inside the layout).')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('updated_by', models.CharField(blank=True, max_length=120)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_templates', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event_key",
+                    models.CharField(
+                        choices=[
+                            ("confirmed", "confirmed"),
+                            ("in_preparation", "in_preparation"),
+                            ("ready_to_ship", "ready_to_ship"),
+                            ("shipped", "shipped"),
+                            ("in_transit", "in_transit"),
+                            ("ready_for_pickup", "ready_for_pickup"),
+                            ("available_for_pickup", "available_for_pickup"),
+                            ("out_for_delivery", "out_for_delivery"),
+                            ("delivered", "delivered"),
+                            ("collected", "collected"),
+                            ("cancelled", "cancelled"),
+                            ("partially_cancelled", "partially_cancelled"),
+                            ("delayed", "delayed"),
+                            ("exception", "exception"),
+                            ("failed_attempt", "failed_attempt"),
+                            ("pickup_reminder", "pickup_reminder"),
+                            ("claim_update", "claim_update"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("email", "email"),
+                            ("sms", "sms"),
+                            ("push", "push"),
+                            ("webhook", "webhook"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("locale", models.CharField(max_length=8)),
+                ("subject", models.TextField(blank=True, help_text="Email subject or push title.")),
+                (
+                    "body_text",
+                    models.TextField(blank=True, help_text="Plain-text email, SMS or push body."),
+                ),
+                (
+                    "body_html",
+                    models.TextField(blank=True, help_text="HTML email body (inside the layout)."),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("updated_by", models.CharField(blank=True, max_length=120)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notification_templates",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'event_key', 'channel', 'locale'), name='template_unique_per_shop_event_channel_locale')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "event_key", "channel", "locale"),
+                        name="template_unique_per_shop_event_channel_locale",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['not_before', 'id'], name='outbox_pending_due'),
+            model_name="outboxmessage",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["not_before", "id"],
+                name="outbox_pending_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('status', 'sending')), fields=['claimed_until'], name='outbox_sending_lease'),
+            model_name="outboxmessage",
+            index=models.Index(
+                condition=models.Q(("status", "sending")),
+                fields=["claimed_until"],
+                name="outbox_sending_lease",
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['order', 'channel', 'recipient'], name='outbox_order_channel'),
+            model_name="outboxmessage",
+            index=models.Index(
+                fields=["order", "channel", "recipient"], name="outbox_order_channel"
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['channel', 'provider_message_id'], name='outbox_provider_id'),
+            model_name="outboxmessage",
+            index=models.Index(
+                fields=["channel", "provider_message_id"], name="outbox_provider_id"
+            ),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['shop', 'status', 'created_at'], name='outbox_shop_status'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["shop", "status", "created_at"], name="outbox_shop_status"),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(fields=['endpoint', 'created_at'], name='outbox_endpoint_log'),
+            model_name="outboxmessage",
+            index=models.Index(fields=["endpoint", "created_at"], name="outbox_endpoint_log"),
         ),
     ]
