@@ -73,46 +73,105 @@ def event_record(event: DomainEvent, key: str | None) -> dict[str, Any]:
 
 
 def on_event(event: DomainEvent) -> None:
-    """Event bus subscriber: plan what *event* causes (no I/O, same transaction)."""
-    config = shop_config(event.shop_id)
-    key = catalog.event_key_for(event.type, event.payload)
-    endpoints = [e for e in config.endpoints if e.wants(event.type)]
-    if key is None and not endpoints:
-        return
-    order_id = (
-        event.subject_id if event.type.startswith("order.") else event.payload.get("order_id")
-    )
-    order = (
-        Order.objects.select_related("customer", "customer__notification_preference")
-        .filter(pk=order_id, shop_id=event.shop_id)
-        .first()
-        if order_id
-        else None
-    )
-    now = timezone.now()
+    """Plan what one event causes (see :func:`on_events`)."""
+    on_events([event])
+
+
+def on_events(published: list[DomainEvent]) -> None:
+    """Event bus subscriber: plan what *published* cause (no I/O, same transaction).
+
+    A bulk writer publishes up to a hundred events at once: the orders, their recent
+    messages and the push subscriptions are then read in one query each, and every row is
+    inserted in one statement. (Burst merging sees the messages of earlier publications,
+    not those planned in the same call.)
+    """
+    shops: dict[int, list[DomainEvent]] = {}
+    for event in published:
+        shops.setdefault(event.shop_id, []).append(event)
     rows: list[OutboxMessage] = []
-    record = event_record(event, key)
-    for endpoint in endpoints:
-        rows.append(
-            OutboxMessage(
-                shop_id=event.shop_id,
-                order=order,
-                endpoint=endpoint,
-                channel=WEBHOOK,
-                recipient=endpoint.url,
-                locale="",
-                event_key=key or "",
-                event_type=event.type,
-                events=[record],
-                idempotency_key=idempotency_key(event, WEBHOOK, f"endpoint:{endpoint.pk}"),
-                not_before=now,
-                created_at=now,
-            )
-        )
-    if key is not None and order is not None:
-        rows.extend(_customer_rows(event, key, record, order, config, now))
+    for shop_id, shop_events in shops.items():
+        rows.extend(_plan_shop(shop_id, shop_events))
     if rows:
         OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _order_id(event: DomainEvent) -> int | None:
+    if event.type.startswith("order."):
+        return event.subject_id
+    value = event.payload.get("order_id")
+    return int(value) if isinstance(value, int) else None
+
+
+def _plan_shop(shop_id: int, shop_events: list[DomainEvent]) -> list[OutboxMessage]:
+    config = shop_config(shop_id)
+    work = []
+    for event in shop_events:
+        key = catalog.event_key_for(event.type, event.payload)
+        endpoints = [e for e in config.endpoints if e.wants(event.type)]
+        if key is not None or endpoints:
+            work.append((event, key, endpoints))
+    if not work:
+        return []
+    order_ids = {oid for event, _k, _e in work if (oid := _order_id(event)) is not None}
+    orders = {
+        order.pk: order
+        for order in Order.objects.select_related(
+            "customer", "customer__notification_preference"
+        ).filter(pk__in=order_ids, shop_id=shop_id)
+    }
+    now = timezone.now()
+    keyed = [(event, key) for event, key, _e in work if key is not None]
+    window = dt.timedelta(seconds=config.settings.burst_window_seconds)
+    recent: dict[int, list[OutboxMessage]] = {}
+    if window and keyed:
+        recent = _recent_messages(
+            {oid for event, _k in keyed if (oid := _order_id(event)) in orders}, now - window
+        )
+    pushes: dict[int, list[int]] = {}
+    if any(config.rule(key, PUSH).enabled for _event, key in keyed):
+        customers = {
+            orders[oid].customer_id for event, _k in keyed if (oid := _order_id(event)) in orders
+        }
+        for sub_id, customer_id in PushSubscription.objects.filter(
+            customer_id__in=customers
+        ).values_list("id", "customer_id"):
+            pushes.setdefault(customer_id, []).append(sub_id)
+    rows: list[OutboxMessage] = []
+    for event, key, endpoints in work:
+        oid = _order_id(event)
+        order = orders.get(oid) if oid is not None else None
+        record = event_record(event, key)
+        for endpoint in endpoints:
+            rows.append(
+                OutboxMessage(
+                    shop_id=shop_id,
+                    order=order,
+                    endpoint=endpoint,
+                    channel=WEBHOOK,
+                    recipient=endpoint.url,
+                    locale="",
+                    event_key=key or "",
+                    event_type=event.type,
+                    events=[record],
+                    idempotency_key=idempotency_key(event, WEBHOOK, f"endpoint:{endpoint.pk}"),
+                    not_before=now,
+                    created_at=now,
+                )
+            )
+        if key is not None and order is not None:
+            rows.extend(
+                _customer_rows(
+                    event,
+                    key,
+                    record,
+                    order,
+                    config,
+                    now,
+                    recent=recent.get(order.pk, []),
+                    push_ids=pushes.get(order.customer_id, []),
+                )
+            )
+    return rows
 
 
 def _preference(order: Order) -> CustomerPreference | None:
@@ -129,6 +188,9 @@ def _customer_rows(
     order: Order,
     config: ShopConfig,
     now: dt.datetime,
+    *,
+    recent: list[OutboxMessage],
+    push_ids: list[int],
 ) -> list[OutboxMessage]:
     info = catalog.EVENTS[key]
     pref = _preference(order)
@@ -156,14 +218,11 @@ def _customer_rows(
                 skip = "No SMS provider is configured on this installation."
             recipients.append((SMS, order.phone, None, skip))
         elif channel == PUSH:
-            for sub_id in PushSubscription.objects.filter(
-                customer_id=order.customer_id
-            ).values_list("id", flat=True):
+            for sub_id in push_ids:
                 recipients.append((PUSH, f"push:{sub_id}", sub_id, skip))
     if not recipients:
         return []
     window = dt.timedelta(seconds=config.settings.burst_window_seconds)
-    recent = _recent_messages(order.pk, now - window) if window else []
     rows = []
     for channel, recipient, push_id, skip in recipients:
         rule = config.rule(key, channel)
@@ -198,9 +257,13 @@ def _customer_rows(
     return rows
 
 
-def _recent_messages(order_id: int, since: dt.datetime) -> list[OutboxMessage]:
-    return list(
-        OutboxMessage.objects.filter(order_id=order_id, created_at__gte=since)
+def _recent_messages(order_ids: set[int], since: dt.datetime) -> dict[int, list[OutboxMessage]]:
+    """Messages of these orders that a new event may join or be merged into, newest first."""
+    found: dict[int, list[OutboxMessage]] = {}
+    if not order_ids:
+        return found
+    for message in (
+        OutboxMessage.objects.filter(order_id__in=order_ids, created_at__gte=since)
         .filter(
             Q(status=Status.PENDING, claimed_by="")
             | Q(status__in=[Status.SENT, Status.DELIVERED, Status.SENDING])
@@ -208,6 +271,7 @@ def _recent_messages(order_id: int, since: dt.datetime) -> list[OutboxMessage]:
         .exclude(channel=WEBHOOK)
         .only(
             "id",
+            "order_id",
             "channel",
             "recipient",
             "status",
@@ -217,7 +281,9 @@ def _recent_messages(order_id: int, since: dt.datetime) -> list[OutboxMessage]:
             "claimed_by",
         )
         .order_by("-id")
-    )
+    ):
+        found.setdefault(message.order_id or 0, []).append(message)
+    return found
 
 
 def _merge(

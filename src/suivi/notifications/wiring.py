@@ -75,13 +75,13 @@ def connect() -> None:
     """Called once from ``NotificationsConfig.ready()``."""
     from anymail.signals import tracking
 
-    from suivi.core.events import subscribe
+    from suivi.core.events import subscribe_batch
     from suivi.core.worker import register_job
 
     from .models import NotificationRule, NotificationSettings, WebhookEndpoint
-    from .planning import on_event
+    from .planning import on_events
 
-    subscribe("", on_event)
+    subscribe_batch("", on_events)
     register_job("notifications.deliver", 0.2, deliver_due)
     # Sweep often enough that a dead worker's messages wait about one lease, not more.
     register_job(

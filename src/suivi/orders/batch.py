@@ -31,7 +31,7 @@ from .services import (
     invalid_action,
     issue_invoice,
     order_create,
-    publish_recorded,
+    publish_recorded_many,
     settle_lines,
 )
 
@@ -94,8 +94,7 @@ def _insert(shop: Shop, batch: dict[int, PreparedOrder], actor: str) -> dict[int
         for index, prepared in batch.items()
     ]
     OrderEvent.objects.bulk_create(created)
-    for event in created:
-        publish_recorded(event.order, event)
+    publish_recorded_many(created)
     return orders
 
 
@@ -253,8 +252,7 @@ def order_apply_actions(
 def _flush_events(pending: list[OrderEvent]) -> None:
     """Insert the pending events in one statement, publish them, and empty the list."""
     OrderEvent.objects.bulk_create(pending)
-    for event in pending:
-        publish_recorded(event.order, event)
+    publish_recorded_many(pending)
     pending.clear()
 
 

@@ -208,19 +208,26 @@ def _issue_credit_note(
 # --- creation ---------------------------------------------------------------------------
 
 
-def publish_recorded(order: Order, event: OrderEvent) -> None:
-    """Publish an event row written in bulk (``_record`` publishes the ones it writes)."""
-    events.publish(
-        events.DomainEvent(
-            type=event.type,
-            shop_id=order.shop_id,
-            subject_id=order.pk,
-            occurred_at=event.occurred_at,
-            actor=event.actor,
-            payload=event.payload,
-            event_id=event.pk,
-        )
+def _domain_event(order: Order, event: OrderEvent) -> events.DomainEvent:
+    return events.DomainEvent(
+        type=event.type,
+        shop_id=order.shop_id,
+        subject_id=order.pk,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        payload=event.payload,
+        event_id=event.pk,
     )
+
+
+def publish_recorded(order: Order, event: OrderEvent) -> None:
+    """Publish one recorded event to the in-transaction subscribers."""
+    events.publish(_domain_event(order, event))
+
+
+def publish_recorded_many(recorded: Sequence[OrderEvent]) -> None:
+    """Publish event rows written in bulk, in one call (batch subscribers plan them at once)."""
+    events.publish_many([_domain_event(event.order, event) for event in recorded])
 
 
 def order_create(*, shop: Shop, data: OrderInput, actor: str = SYSTEM) -> Order:

@@ -136,3 +136,25 @@ def test_subscribing_twice_delivers_once_and_unsubscribing_stops_delivery(
         events.publish(_event("order.created", shop_b.pk))
     assert heard == ["order.created"]
     events.unsubscribe("order.", listen)  # unsubscribing again is harmless
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_subscriber_gets_one_call_per_publication(shop_a: Shop, shop_b: Shop) -> None:
+    calls: list[list[str]] = []
+
+    def batch(published: list[events.DomainEvent]) -> None:
+        calls.append([e.type for e in published])
+
+    events.subscribe_batch("order.c", batch)
+    try:
+        with transaction.atomic():
+            events.publish_many(
+                [_event("order.created"), _event("order.shipped"), _event("order.confirmed")]
+            )
+            events.publish(_event("order.cancelled"))
+    finally:
+        events.unsubscribe_batch("order.c", batch)
+
+    assert calls == [["order.created", "order.confirmed"], ["order.cancelled"]]
+    with pytest.raises(RuntimeError):
+        events.publish_many([_event()])

@@ -363,3 +363,37 @@ def test_a_test_message_without_an_order_is_sent_with_sample_data(
     assert mail["X-Suivi-Event"] == "shipped" and shop_a.name in mail["From"]
     message.refresh_from_db()
     assert message.status == Status.SENT and message.is_test and message.customer_id is None
+
+
+def test_a_batch_of_payments_is_planned_in_a_constant_number_of_statements(
+    shop_b: Shop,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from suivi.notifications.config import shop_config
+    from suivi.orders.batch import ActionItem, order_apply_actions, order_create_many
+    from suivi.orders.lifecycle import Action
+    from suivi.testing import order_input
+
+    def batch(prefix: str, size: int) -> int:
+        items = [
+            order_input(reference=f"{prefix}-{n}", email=f"{prefix}{n}@example.fr")
+            for n in range(size)
+        ]
+        created = order_create_many(shop=shop_b, items=items)
+        actions = [
+            ActionItem(order_id=o.pk, action=Action.CONFIRM_PAYMENT)
+            for o in created
+            if isinstance(o, Order)
+        ]
+        shop_config(shop_b.pk)  # steady state: the configuration is cached
+        with CaptureQueriesContext(connection) as queries:
+            order_apply_actions(shop=shop_b, items=actions)
+        return len(queries)
+
+    small, large = batch("S", 5), batch("L", 60)
+
+    assert OutboxMessage.objects.filter(event_key="confirmed", status="pending").count() == 65
+    # the planner reads orders and recent messages once per batch, not once per order
+    assert large - small <= 4, (small, large)
