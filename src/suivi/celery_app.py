@@ -25,6 +25,8 @@ from django.conf import settings  # noqa: E402 - settings need django.setup() fi
 app = Celery("suivi")
 app.conf.update(
     broker_url=settings.CELERY_BROKER_URL,
+    # One queue name per installation: two Suivi installations may share a broker.
+    task_default_queue=settings.SUIVI_CELERY_QUEUE,
     task_ignore_result=True,
     # A task is acknowledged after it ran: a worker killed mid-task leaves it to the broker
     # (redelivered) — and in any case to the outbox sweep.

@@ -190,6 +190,7 @@ ANYMAIL = {
 # claims and dispatches batches to Celery workers (`suivi celery worker`), which send.
 SUIVI_TASKS = os.environ.get("SUIVI_TASKS", "embedded")
 CELERY_BROKER_URL = os.environ.get("SUIVI_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+SUIVI_CELERY_QUEUE = os.environ.get("SUIVI_CELERY_QUEUE", "suivi")
 SUIVI_OUTBOX_BATCH = int(os.environ.get("SUIVI_OUTBOX_BATCH", "100"))
 SUIVI_OUTBOX_LEASE_SECONDS = int(os.environ.get("SUIVI_OUTBOX_LEASE_SECONDS", "120"))
 SUIVI_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("SUIVI_OUTBOX_MAX_ATTEMPTS", "12"))

@@ -8,6 +8,7 @@ never from the repository.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,10 +30,23 @@ def _fernet() -> MultiFernet:
     if not keys:
         path = _key_file()
         if not path.exists():
-            path.write_text(Fernet.generate_key().decode())
-            path.chmod(0o600)
+            _create_private_file(path, Fernet.generate_key())
         keys = [path.read_text().strip()]
     return MultiFernet([Fernet(key.encode()) for key in keys])
+
+
+def _create_private_file(path: Path, content: bytes) -> None:
+    """Write *content* to a new file readable by its owner only, from the first byte on.
+
+    Created exclusively: when two processes start together, the second reads the first's
+    key instead of replacing it.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
 
 
 def encrypt(plaintext: str) -> str:

@@ -6,6 +6,6 @@ class NotificationsConfig(AppConfig):
     label = "notifications"
 
     def ready(self) -> None:
-        from . import wiring
+        from . import checks, wiring  # noqa: F401 - checks register themselves
 
         wiring.connect()

@@ -1,5 +1,5 @@
-"""Scale-out: the same deliveries executed by two Celery workers with a real Redis broker,
-the database outbox staying the source of truth."""
+"""Scale-out: the same deliveries executed by two Celery workers with a real broker (Redis
+and RabbitMQ), the database outbox staying the source of truth."""
 
 from __future__ import annotations
 
@@ -18,19 +18,32 @@ from . import processes
 from .smtp_server import SMTPServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-# One Redis database per pytest-xdist worker, so parallel runs never share a queue.
-BROKER_DB = 9 + int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-BROKER = f"redis://127.0.0.1:6379/{BROKER_DB}"
+# One Redis database and one queue name per pytest-xdist worker: parallel runs never share.
+XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS = f"redis://127.0.0.1:6379/{9 + XDIST}"
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+QUEUE = f"suivi-test-{XDIST}"
 
 
-@pytest.fixture
-def broker() -> str:
-    client = redis.Redis.from_url(BROKER)
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker(request: pytest.FixtureRequest) -> str:
+    if request.param == "redis":
+        client = redis.Redis.from_url(REDIS)
+        try:
+            client.flushdb()
+        except redis.ConnectionError as exc:
+            pytest.skip(f"Redis is not running on 127.0.0.1:6379 ({exc})")
+        return REDIS
+    from kombu import Connection
+
     try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"Redis is not running on 127.0.0.1:6379 ({exc})")
-    return BROKER
+        with Connection(RABBITMQ, connect_timeout=5) as connection:
+            channel = connection.channel()
+            channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False)
+            channel.queue_purge(QUEUE)
+    except OSError as exc:
+        pytest.skip(f"RabbitMQ is not running on 127.0.0.1:5672 ({exc})")
+    return RABBITMQ
 
 
 def _celery_worker(env: dict[str, str], name: str):  # type: ignore[no-untyped-def]
@@ -51,6 +64,7 @@ def test_two_celery_workers_deliver_everything_once(
         smtp.port,
         SUIVI_TASKS="celery",
         SUIVI_CELERY_BROKER_URL=broker,
+        SUIVI_CELERY_QUEUE=QUEUE,
         SUIVI_OUTBOX_BATCH="10",
     )
     workers = [_celery_worker(env, "w1"), _celery_worker(env, "w2")]
@@ -79,6 +93,7 @@ def test_a_celery_worker_killed_mid_batch_loses_nothing(
         smtp.port,
         SUIVI_TASKS="celery",
         SUIVI_CELERY_BROKER_URL=broker,
+        SUIVI_CELERY_QUEUE=QUEUE,
         SUIVI_OUTBOX_BATCH="20",
         SUIVI_OUTBOX_LEASE_SECONDS="2",
     )
