@@ -35,6 +35,7 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/orders.py --quick
+	$(BIN)/python bench/notifications.py --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info
