@@ -19,11 +19,13 @@ import hashlib
 import smtplib
 import socket
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
+from . import mime
 from .base import Channel, Outcome, Outgoing, ResultCallback
 
 HARD_BOUNCE_CODES = frozenset({550, 551, 553})
@@ -92,6 +94,34 @@ def classify(exc: BaseException) -> Outcome:
     return Outcome.temporary(text, status_code=status if isinstance(status, int) else None)
 
 
+def _fast_bytes(item: Outgoing, connection: Any) -> bytes | None:
+    """The message as wire bytes when the backend is Django's SMTP one (else None)."""
+    if not isinstance(connection, SMTPBackend) or connection.connection is None:
+        return None
+    content = item.content
+    return mime.build(
+        from_email=content.get("from_email") or settings.DEFAULT_FROM_EMAIL,
+        to=item.recipient,
+        subject=content["subject"],
+        text=content["text"],
+        html=content.get("html", ""),
+        message_id=message_id(item),
+        reply_to=content.get("reply_to", ""),
+        headers=content.get("headers", {}),
+    )
+
+
+def smtp_send(connection: SMTPBackend, item: Outgoing, raw: bytes) -> None:
+    """Hand *raw* to the open SMTP connection (raises smtplib's exceptions)."""
+    _name, envelope_from = mime.split_address(
+        item.content.get("from_email") or settings.DEFAULT_FROM_EMAIL
+    )
+    assert connection.connection is not None
+    refused = connection.connection.sendmail(envelope_from, [item.recipient], raw)
+    if refused:  # only when some recipients were refused; ours is the only one
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
 class EmailChannel(Channel):
     name: ClassVar[str] = "email"
     accepts_idempotency_key: ClassVar[bool] = True  # as the Message-ID
@@ -122,6 +152,20 @@ class EmailChannel(Channel):
             for item in items:
                 if broken is not None:
                     done(item, broken)
+                    continue
+                raw = _fast_bytes(item, connection)
+                if raw is not None:
+                    try:
+                        smtp_send(cast(SMTPBackend, connection), item, raw)
+                    except Exception as exc:
+                        outcome = classify(exc)
+                        if isinstance(exc, CONNECTION_ERRORS) and not isinstance(
+                            exc, smtplib.SMTPResponseException
+                        ):
+                            broken = Outcome.temporary(f"not tried: the server went away ({exc})")
+                        done(item, outcome)
+                        continue
+                    done(item, Outcome.ok(message_id(item), answer="accepted"))
                     continue
                 email = build_message(item, connection)
                 try:
