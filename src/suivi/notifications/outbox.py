@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -114,6 +115,11 @@ def record(
 ) -> str:
     """Record one attempt and move the message on; return its new status."""
     now = timezone.now()
+    if outcome.kind == "ok" and not _endpoint_failing(message):
+        _record_sent(
+            message, outcome, token=token, started_at=started_at, duration_ms=duration_ms, now=now
+        )
+        return Status.SENT
     attempts = message.attempts + 1
     changes: dict[str, object] = {"attempts": F("attempts") + 1, "claimed_until": None}
     if outcome.kind == "ok":
@@ -175,6 +181,63 @@ def record(
         if outcome.kind != "ok" and outcome.invalidate:
             invalidate_contact(message, reason=outcome.answer or "refused by the provider")
     return status
+
+
+def _endpoint_failing(message: OutboxMessage) -> bool:
+    """Whether a success must also reset the endpoint's failure streak."""
+    if not message.endpoint_id:
+        return False
+    endpoint = message.endpoint  # loaded with the message by the dispatcher
+    return endpoint is None or endpoint.failure_streak > 0 or endpoint.first_failure_at is not None
+
+
+_SENT_UPDATE = (
+    "UPDATE notifications_outboxmessage SET status = 'sent', sent_at = %s, "
+    "provider_message_id = %s, last_error = '', claimed_by = '', claimed_until = NULL, "
+    "attempts = attempts + 1 WHERE id = %s AND claimed_by = %s AND status = 'sending'"
+)
+_ATTEMPT_COLUMNS = (
+    "message_id, started_at, duration_ms, outcome, status_code, answer, provider_message_id, "
+    "worker, receipt_status"
+)
+
+
+# Built from the constants above only (no caller text): S608 does not apply.
+_ATTEMPT_INSERT = (
+    f"INSERT INTO notifications_deliveryattempt ({_ATTEMPT_COLUMNS}) "  # noqa: S608
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s "
+    "WHERE EXISTS (SELECT 1 FROM notifications_outboxmessage WHERE id = %s)"
+)
+_PG_SENT = f"WITH moved AS ({_SENT_UPDATE} RETURNING id) {_ATTEMPT_INSERT}"
+
+
+def _record_sent(
+    message: OutboxMessage,
+    outcome: Outcome,
+    *,
+    token: str,
+    started_at: datetime,
+    duration_ms: int,
+    now: datetime,
+) -> None:
+    """The common case in as few round trips as the database allows.
+
+    Measured: the ORM version (transaction, UPDATE with F(), INSERT) cost ~1.5 ms of CPU per
+    message, the largest share of a send after MIME. PostgreSQL does both writes in one
+    statement (a data-modifying CTE) committed on its own; SQLite in one short transaction.
+    """
+    provider_id = outcome.provider_message_id[:200]
+    attempt: list[Any] = [message.pk, started_at, duration_ms, "ok", outcome.status_code,
+               outcome.answer[:2000], provider_id, WORKER_NAME, ""]  # fmt: skip
+    update: list[Any] = [now, provider_id, message.pk, token]
+    if connection.vendor == "postgresql":
+        # One statement in autocommit: atomic by itself, one round trip.
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_SENT, [*update, *attempt, message.pk])
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_SENT_UPDATE, update)
+        cursor.execute(_ATTEMPT_INSERT, [*attempt, message.pk])
 
 
 def _endpoint_health(endpoint_id: int, *, ok: bool, now: datetime) -> None:
