@@ -41,7 +41,7 @@ from suivi.orders.models import Order
 from . import catalog
 from .catalog import EMAIL, INTERRUPTIVE_CHANNELS, PUSH, SMS, WEBHOOK
 from .config import ShopConfig, shop_config
-from .models import CustomerPreference, OutboxMessage, PushSubscription
+from .models import CustomerPreference, OutboxMessage, PushSubscription, WebhookEndpoint
 
 logger = logging.getLogger("suivi.notifications")
 Status = OutboxMessage.Status
@@ -136,6 +136,16 @@ def _plan_shop(shop_id: int, shop_events: list[DomainEvent]) -> list[OutboxMessa
             customer_id__in=customers
         ).values_list("id", "customer_id"):
             pushes.setdefault(customer_id, []).append(sub_id)
+    wanted_endpoints = {e.pk for _event, _key, endpoints in work for e in endpoints}
+    if wanted_endpoints:
+        # The cached configuration may be seconds old: an endpoint deleted meanwhile in
+        # another process must not make this order's transaction fail on its foreign key.
+        live = set(
+            WebhookEndpoint.objects.filter(pk__in=wanted_endpoints, enabled=True).values_list(
+                "pk", flat=True
+            )
+        )
+        work = [(event, key, [e for e in eps if e.pk in live]) for event, key, eps in work]
     rows: list[OutboxMessage] = []
     for event, key, endpoints in work:
         oid = _order_id(event)

@@ -397,3 +397,29 @@ def test_a_batch_of_payments_is_planned_in_a_constant_number_of_statements(
     assert OutboxMessage.objects.filter(event_key="confirmed", status="pending").count() == 65
     # the planner reads orders and recent messages once per batch, not once per order
     assert large - small <= 4, (small, large)
+
+
+def test_an_endpoint_deleted_elsewhere_never_fails_an_order_write(shop_a: Shop) -> None:
+    from suivi.core import crypto
+    from suivi.notifications.config import shop_config
+    from suivi.notifications.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        shop=shop_a,
+        url="https://hooks.example.com/suivi",
+        secret_encrypted=crypto.encrypt("whsec_x"),
+    )
+    order = make_order(shop_a, paid=True)
+    assert shop_config(shop_a.pk).endpoints  # cached in this process
+    # another process deletes it (no signal reaches this process: its cache does not know)
+    OutboxMessage.objects.filter(endpoint=endpoint)._raw_delete("default")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk)._raw_delete("default")
+
+    order_apply_action(shop=shop_a, order_id=order.pk, action="start_preparation")
+
+    from django.db import connection
+
+    connection.check_constraints()  # what COMMIT would check (the foreign keys are deferred)
+    order.refresh_from_db()
+    assert order.status == "in_preparation"
+    assert OutboxMessage.objects.filter(order=order, channel="webhook").count() == 0
