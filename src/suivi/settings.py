@@ -208,7 +208,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("SUIVI_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per outbound request and per SMTP command is noise; attempts are recorded.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "mail.log": {"level": "WARNING"},  # aiosmtpd (tests and benchmarks)
+    },
 }
 
 if not DEBUG:
