@@ -32,7 +32,6 @@ from .base import Channel, Outcome, Outgoing, retry_after
 
 API_PATH = "/v3/transactionalSMS/send"
 CALLBACK_PATH = "/notifications/callbacks/brevo/"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 
 # GSM 03.38 default alphabet and its extension table (an extension character costs two
 # septets but needs no Unicode). Anything else — "ê", "ç", "’", "«", emoji — makes Brevo
@@ -151,11 +150,6 @@ def classify(status_code: int, text: str, headers: Mapping[str, str]) -> Outcome
     return Outcome.temporary(f"unexpected answer: {answer}", status_code)
 
 
-def timeout_seconds() -> float:
-    """Bounded wait per request (``SUIVI_SMS_TIMEOUT_SECONDS``, 10 s by default)."""
-    return float(getattr(settings, "SUIVI_SMS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-
-
 class BrevoSms(Channel):
     """SMS via Brevo. No idempotency key: Brevo's send endpoint has none."""
 
@@ -180,7 +174,7 @@ class BrevoSms(Channel):
                 send_url(settings.SUIVI_BREVO_API_URL),
                 headers={"api-key": api_key, "Accept": "application/json"},
                 json=payload,
-                timeout=timeout_seconds(),
+                timeout=settings.SUIVI_SMS_TIMEOUT_SECONDS,  # bounded wait per request
             )
         except httpx.TimeoutException as exc:
             return Outcome.temporary(f"timeout: {type(exc).__name__}: {exc}")

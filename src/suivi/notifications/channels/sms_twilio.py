@@ -31,7 +31,6 @@ from .base import Channel, Outcome, Outgoing, retry_after
 
 API_PATH = "/2010-04-01/Accounts/{account_sid}/Messages.json"
 CALLBACK_PATH = "/notifications/callbacks/twilio/"
-DEFAULT_TIMEOUT_SECONDS = 10.0
 
 # Error codes that say the *recipient number* cannot get SMS: the contact point is marked
 # unusable so nothing more is planned to it. Twilio error dictionary:
@@ -144,11 +143,6 @@ def classify(status_code: int, text: str, headers: Mapping[str, str]) -> Outcome
     return Outcome.temporary(f"unexpected answer: {answer}", status_code)
 
 
-def timeout_seconds() -> float:
-    """Bounded wait per request (``SUIVI_SMS_TIMEOUT_SECONDS``, 10 s by default)."""
-    return float(getattr(settings, "SUIVI_SMS_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
-
-
 class TwilioSms(Channel):
     """SMS via Twilio. No idempotency key: Twilio's Create Message has none."""
 
@@ -177,7 +171,7 @@ class TwilioSms(Channel):
                 headers={"Accept": "application/json"},
                 data=form,
                 auth=(account_sid, auth_token),
-                timeout=timeout_seconds(),
+                timeout=settings.SUIVI_SMS_TIMEOUT_SECONDS,  # bounded wait per request
             )
         except httpx.TimeoutException as exc:
             return Outcome.temporary(f"timeout: {type(exc).__name__}: {exc}")
