@@ -391,7 +391,7 @@ def _wait_until_ready(url: str, supervisor: Supervisor, timeout: float) -> Child
     raise UsageError(f"The web server did not answer {url} within {timeout:g} s.")
 
 
-def _banner(base: str, host: str) -> str:
+def _banner(base: str, host: str, *, mail_folder: str = "") -> str:
     from suivi.demo.credentials import credentials_banner
 
     lines = [
@@ -403,6 +403,8 @@ def _banner(base: str, host: str) -> str:
         f"  Health       {base}/healthz",
         f"  Database     {_database_description()}",
     ]
+    if mail_folder:
+        lines.append(f"  Emails       written to {mail_folder} (demo: no mail server)")
     if host in (*_EVERY_IPV4, "::", "[::]"):
         lines.append(
             "  Listening on every interface: set SUIVI_ALLOWED_HOSTS to the names you use."
@@ -429,7 +431,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     call_command("collectstatic", interactive=False, verbosity=0)
     _check_port_free(args.host, args.port)
     base = f"http://{_browse_host(args.host)}:{args.port}"
-    banner = _banner(base, args.host)
+    from django.conf import settings
+
+    demo_mail = args.demo and "SUIVI_EMAIL_BACKEND" not in os.environ
+    banner = _banner(
+        base, args.host, mail_folder=str(settings.EMAIL_FILE_PATH) if demo_mail else ""
+    )
     connections.close_all()  # the children open their own
 
     python = sys.executable
