@@ -1,0 +1,140 @@
+"""La Poste "Suivi v2" (Colissimo, Chronopost, tracked letters): pure parsing.
+
+``GET {base}/suivi/v2/idships/{id1,…,id10}?lang=fr_FR`` with ``X-Okapi-Key``; one number
+answers 200 with an object, several answer 207 with an array; each item has its own
+``returnCode`` (200, or 400/404 with a message). Events are in ``shipment.event`` (newest
+first), dates with their offset (``2023-03-09T09:38:00+01:00``). I/O lives in the polling
+layer (through ``suivi.core.http``); this module turns bytes into normalised updates and
+never raises on bad carrier data: it returns :class:`~.vocabulary.TrackingError` items.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
+
+MAX_NUMBERS_PER_CALL = 10
+
+# Every code La Poste documents, mapped on purpose (a test fails on an unmapped code):
+CODES: dict[str, tuple[Status, Reason]] = {
+    # DR1 "Déclaratif réceptionné": the sender announced the parcel; nothing moved yet.
+    "DR1": (Status.INFO_RECEIVED, Reason.NONE),
+    # PC1 "Pris en charge" / PC2 "pris en charge dans le pays d'expédition": in the network.
+    "PC1": (Status.IN_TRANSIT, Reason.NONE),
+    "PC2": (Status.IN_TRANSIT, Reason.NONE),
+    # ET1 "En cours de traitement": being processed at a sorting site — in transit. (Not
+    # "out for delivery": that is MD2; a known open-source mapping gets this wrong.)
+    "ET1": (Status.IN_TRANSIT, Reason.NONE),
+    # ET2/ET3/ET4: processed in the sending / destination / a transit country.
+    "ET2": (Status.IN_TRANSIT, Reason.NONE),
+    "ET3": (Status.IN_TRANSIT, Reason.NONE),
+    "ET4": (Status.IN_TRANSIT, Reason.NONE),
+    # EP1 "En attente de présentation": waiting to be presented (next delivery round).
+    "EP1": (Status.IN_TRANSIT, Reason.NONE),
+    # DO1 entered customs, DO2 left customs: moving normally through customs.
+    "DO1": (Status.IN_TRANSIT, Reason.NONE),
+    "DO2": (Status.IN_TRANSIT, Reason.NONE),
+    # DO3 "Retenu en douane": held — an exception the customer may have to act on.
+    "DO3": (Status.EXCEPTION, Reason.CUSTOMS_HOLD),
+    # PB1 "Problème en cours": an incident; PB2 "Problème résolu": moving again.
+    "PB1": (Status.EXCEPTION, Reason.OTHER),
+    "PB2": (Status.IN_TRANSIT, Reason.NONE),
+    # MD2 "Mis en distribution": out for delivery.
+    "MD2": (Status.OUT_FOR_DELIVERY, Reason.NONE),
+    # ND1 "Non distribuable": the delivery could not be made (address, absence): a failed
+    # attempt, the parcel usually goes to a counter next.
+    "ND1": (Status.FAILED_ATTEMPT, Reason.ADDRESS_PROBLEM),
+    # AG1 "En attente d'être retiré au guichet": waiting at a counter / pickup point.
+    "AG1": (Status.AVAILABLE_FOR_PICKUP, Reason.NONE),
+    # RE1 "Retourné à l'expéditeur": on its way back to the sender.
+    "RE1": (Status.RETURNING, Reason.NONE),
+    # DI1 "Distribué": delivered. DI2 "Distribué à l'expéditeur": back with the sender.
+    "DI1": (Status.DELIVERED, Reason.NONE),
+    "DI2": (Status.RETURNED, Reason.NONE),
+}
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.utcoffset() is not None else None
+
+
+def _item(item: Any) -> ShipmentUpdate | TrackingError:
+    if not isinstance(item, dict):
+        return TrackingError("", "carrier_error", "an item of the answer is not an object")
+    found = item.get("shipment")
+    shipment: dict[str, Any] = found if isinstance(found, dict) else {}
+    number = str(shipment.get("idShip") or item.get("idShip") or "")
+    code = item.get("returnCode")
+    if code != 200:
+        message = str(item.get("returnMessage") or item.get("message") or "")
+        kind = (
+            "unknown_number"
+            if code == 404
+            else "invalid_number"
+            if code == 400
+            else "carrier_error"
+        )
+        return TrackingError(number, kind, message or f"returnCode {code}")
+    events = []
+    for raw in shipment.get("event") or []:
+        if not isinstance(raw, dict):
+            continue
+        raw_code = str(raw.get("code") or "")
+        occurred = _parse_time(raw.get("date"))
+        if raw_code not in CODES or occurred is None:
+            # Kept out of the timeline but not fatal: the rest of the shipment still counts.
+            continue
+        status, reason = CODES[raw_code]
+        events.append(
+            TrackingEvent(
+                tracking_number=number,
+                status=status,
+                reason=reason,
+                occurred_at=occurred,
+                raw_code=raw_code,
+                raw_label=str(raw.get("label") or ""),
+                country=str(raw.get("country") or ""),
+            )
+        )
+    return ShipmentUpdate(
+        tracking_number=number,
+        events=tuple(events),
+        estimated_delivery=_parse_time(shipment.get("estimDate")),
+        carrier_product=str(shipment.get("product") or ""),
+        is_final=bool(shipment.get("isFinal")),
+    )
+
+
+def unmapped_codes(body: bytes) -> set[str]:
+    """Event codes in *body* that :data:`CODES` does not map (for tests and monitoring)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return set()
+    items = data if isinstance(data, list) else [data]
+    return {
+        str(event.get("code"))
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("shipment"), dict)
+        for event in item["shipment"].get("event") or []
+        if isinstance(event, dict) and str(event.get("code")) not in CODES
+    }
+
+
+def parse(body: bytes) -> list[ShipmentUpdate | TrackingError]:
+    """Parse a Suivi v2 answer (200 object or 207 array); bad data gives errors, not raises."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+        return [TrackingError("", "carrier_error", f"the answer is not usable JSON: {exc}")]
+    items = data if isinstance(data, list) else [data]
+    return [_item(item) for item in items]
