@@ -98,13 +98,6 @@ def sweep(*, now: datetime | None = None) -> int:
     return count
 
 
-def release(token: str, ids: Iterable[int], *, reason: str = "") -> int:
-    """Give claimed messages back untouched (a worker stopping before it sent them)."""
-    return OutboxMessage.objects.filter(
-        id__in=list(ids), claimed_by=token, status=Status.SENDING
-    ).update(status=Status.PENDING, claimed_by="", claimed_until=None)
-
-
 def record(
     message: OutboxMessage,
     outcome: Outcome,

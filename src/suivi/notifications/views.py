@@ -17,13 +17,13 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from suivi.core.errors import InvalidInput
 from suivi.customers.models import Customer
 from suivi.orders import lifecycle
 from suivi.orders.models import Order
 
-from . import links
+from . import links, services
 from .catalog import CHANNEL_LABELS, CUSTOMER_CHANNELS
-from .models import CustomerPreference
 
 PUBLIC_EVENT_PREFIX = "order."
 
@@ -83,8 +83,13 @@ class PreferencesForm(forms.Form):
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
-        if bool(data.get("quiet_start")) != bool(data.get("quiet_end")):
-            raise forms.ValidationError(_("Give both ends of your quiet hours, or neither."))
+        if not data.get("channels"):
+            self.add_error(None, _("Choose at least one channel (or only the essential messages)."))
+        start, end = data.get("quiet_start"), data.get("quiet_end")
+        if bool(start) != bool(end):
+            self.add_error(None, _("Give both ends of your quiet hours, or neither."))
+        elif start and start == end:
+            self.add_error(None, _("Your quiet hours must not start when they end."))
         return data
 
 
@@ -99,20 +104,28 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     )
     if customer is None:
         raise Http404
-    pref, _created = CustomerPreference.objects.get_or_create(customer=customer)
+    pref = services.preferences_get(shop=customer.shop, customer_id=customer.pk)
     saved = False
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
             data = form.cleaned_data
-            pref.channels = list(data["channels"])
-            pref.service_opt_out = data["service_opt_out"]
-            pref.marketing_opt_out = data["marketing_opt_out"]
-            pref.language = data["language"]
-            pref.quiet_start = data["quiet_start"]
-            pref.quiet_end = data["quiet_end"]
-            pref.save()
-            saved = True
+            try:
+                pref = services.preferences_update(
+                    shop=customer.shop,
+                    customer_id=customer.pk,
+                    channels=list(data["channels"]),
+                    service_opt_out=data["service_opt_out"],
+                    marketing_opt_out=data["marketing_opt_out"],
+                    language=data["language"],
+                    timezone=pref.timezone,
+                    quiet_start=data["quiet_start"],
+                    quiet_end=data["quiet_end"],
+                    actor=f"customer:{customer.pk}",
+                )
+                saved = True
+            except InvalidInput as exc:  # the form checks first; this is the service's word
+                form.add_error(None, exc.message)
     else:
         form = PreferencesForm(
             initial={

@@ -73,7 +73,8 @@ def test_half_quiet_hours_are_refused_with_a_readable_message(shop_a: Shop) -> N
     url = f"/p/{links.preferences_token(order.customer_id)}"
     response = Client().post(url, {"language": "fr", "quiet_start": "22:00"})
     assert response.status_code == 400
-    assert "heures calmes" in response.content.decode()
+    page = response.content.decode()
+    assert "heures calmes" in page and "au moins un canal" in page
     assert not CustomerPreference.objects.filter(
         customer=order.customer, quiet_start__isnull=False
     ).exists()
