@@ -26,6 +26,7 @@ allow through ``SUIVI_HTTP_ALLOWED_PRIVATE_NETWORKS``.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import re
 import socket
@@ -35,6 +36,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -399,6 +401,25 @@ def request(
         params=params,
         timeout=_timeout(timeout),
     )
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` header: delta-seconds or an HTTP date
+    (RFC 9110 §10.2.3); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suivi.carriers import laposte
+from suivi.carriers.connectors import laposte
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "laposte"

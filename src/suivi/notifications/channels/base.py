@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from suivi.core import http
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -107,10 +109,5 @@ class Channel:
 
 
 def retry_after(value: str | None) -> float | None:
-    """Parse an HTTP ``Retry-After`` header given in seconds (dates are rare; ignored)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+    """Parse an HTTP ``Retry-After`` header (seconds or an HTTP date)."""
+    return http.retry_after_seconds(value)

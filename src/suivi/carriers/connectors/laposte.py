@@ -11,10 +11,13 @@ never raises on bad carrier data: it returns :class:`~.vocabulary.TrackingError`
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from .vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
+from suivi.carriers.base import Account, Connector, Result, call, unusable
+from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
 MAX_NUMBERS_PER_CALL = 10
 
@@ -130,11 +133,47 @@ def unmapped_codes(body: bytes) -> set[str]:
     }
 
 
-def parse(body: bytes) -> list[ShipmentUpdate | TrackingError]:
+def parse(body: bytes) -> list[Result]:
     """Parse a Suivi v2 answer (200 object or 207 array); bad data gives errors, not raises."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        return [TrackingError("", "carrier_error", f"the answer is not usable JSON: {exc}")]
+        return unusable(f"the answer is not usable JSON: {exc}")
+    if not isinstance(data, list | dict):
+        return unusable("the answer is neither an object nor an array")
     items = data if isinstance(data, list) else [data]
     return [_item(item) for item in items]
+
+
+def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
+    """Ask Suivi v2 about up to :data:`MAX_NUMBERS_PER_CALL` numbers in one call.
+
+    200 (one number), 207 (several) and 400/404 (one bad or unknown number, with a body)
+    are read by :func:`parse`; 401/403, 429 and 5xx raise (see :mod:`suivi.carriers.base`).
+    """
+    if not 1 <= len(numbers) <= MAX_NUMBERS_PER_CALL:
+        raise ValueError(f"Suivi v2 takes 1 to {MAX_NUMBERS_PER_CALL} numbers per call")
+    ids = ",".join(quote(number, safe="") for number in numbers)
+    response = call(
+        "GET",
+        f"{account.base_url.rstrip('/')}/suivi/v2/idships/{ids}",
+        account=account,
+        params={"lang": "fr_FR"},
+        headers={"X-Okapi-Key": account.credential("api_key"), "Accept": "application/json"},
+    )
+    return parse(response.content)
+
+
+CONNECTOR = Connector(
+    code="laposte",
+    name="La Poste (Colissimo, Chronopost, Lettre suivie)",
+    default_base_url="https://api.laposte.fr",
+    max_numbers_per_call=MAX_NUMBERS_PER_CALL,
+    codes=CODES,
+    parse=parse,
+    fetch=fetch,
+    unmapped_codes=unmapped_codes,
+    credential_names=("api_key",),
+    requests_per_minute=100,  # free plan: 100 calls per minute, 429 beyond
+    tracking_url="https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+)

@@ -1,0 +1,173 @@
+"""What every connector is: pure parsing plus one fetch through the HTTP seam.
+
+A connector is one module under :mod:`suivi.carriers.connectors` that defines a
+:class:`Connector` named ``CONNECTOR`` and one line in :mod:`suivi.carriers.registry`.
+It knows no models: bytes in, :class:`~.vocabulary.ShipmentUpdate` /
+:class:`~.vocabulary.TrackingError` out.
+
+Failure contract (the polling layer relies on it):
+
+- bad carrier data never raises: ``parse`` returns ``TrackingError`` items (a body that is
+  not usable at all gives one error with an empty number, which the caller applies to every
+  number of the call);
+- a call that fails as a whole raises a :class:`CarrierFailure`: :class:`RateLimited` (429,
+  with ``retry_after`` seconds when the carrier said), :class:`CarrierUnavailable` (5xx,
+  timeouts, connection errors) or :class:`AuthenticationFailed` (401/403, missing
+  credentials: retrying will not help until the merchant fixes the account).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from suivi.core import http
+
+from .vocabulary import Reason, ShipmentUpdate, Status, TrackingError
+
+Result = ShipmentUpdate | TrackingError
+
+
+class CarrierFailure(Exception):
+    """A call to the carrier failed as a whole; nothing was learnt about its numbers."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimited(CarrierFailure):
+    """429: slow down (``retry_after`` seconds when the carrier said how long)."""
+
+
+class CarrierUnavailable(CarrierFailure):
+    """5xx, timeout or connection error: try again later."""
+
+
+class AuthenticationFailed(CarrierFailure):
+    """401/403 or missing credentials: the merchant must fix the carrier account."""
+
+    retryable = False
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a connector needs to call its carrier for one carrier account (decrypted)."""
+
+    base_url: str
+    credentials: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 10.0
+
+    def credential(self, name: str) -> str:
+        value = self.credentials.get(name, "")
+        if not value:
+            raise AuthenticationFailed(f"the carrier account has no {name!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Connector:
+    """One carrier: its identity, its limits, its code table and its functions."""
+
+    code: str  # registry key, also Parcel.carrier ("laposte", "dhl", …)
+    name: str  # shown to people
+    default_base_url: str  # the production API; tests and sandboxes override per account
+    max_numbers_per_call: int
+    codes: Mapping[str, tuple[Status, Reason]]  # every raw code, mapped on purpose
+    parse: Callable[[bytes], list[Result]]
+    fetch: Callable[[Sequence[str], Account], list[Result]]
+    unmapped_codes: Callable[[bytes], set[str]]
+    credential_names: tuple[str, ...] = ()
+    requests_per_minute: int = 60  # the carrier's documented limit for one account
+    tracking_url: str = ""  # public tracking page, "{number}" replaced
+    # Carriers that push (UPS Track Alert, AfterShip webhooks): parse a pushed body, and
+    # check its signature with the account's push secret (body, headers, secret).
+    parse_push: Callable[[bytes], list[Result]] | None = None
+    verify_push: Callable[[bytes, Mapping[str, str], str], bool] | None = None
+
+    def public_url(self, number: str) -> str:
+        return self.tracking_url.replace("{number}", number) if self.tracking_url else ""
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), else None."""
+    return http.retry_after_seconds(value)
+
+
+def check_status(response: httpx.Response) -> None:
+    """Raise the :class:`CarrierFailure` an HTTP status means; other answers are the
+    connector's to read (a 404 can be "unknown number" with a body)."""
+    status = response.status_code
+    wait = retry_after(response.headers.get("Retry-After"))
+    excerpt = response.text[:200] if response.content else ""
+    if status == 429:
+        raise RateLimited(f"rate limited: {excerpt}", status=status, retry_after=wait)
+    if status >= 500:
+        raise CarrierUnavailable(
+            f"carrier error {status}: {excerpt}", status=status, retry_after=wait
+        )
+    if status in (401, 403):
+        raise AuthenticationFailed(f"authentication refused ({status}): {excerpt}", status=status)
+
+
+def call(method: str, url: str, *, account: Account, **kwargs: Any) -> httpx.Response:
+    """One request to the carrier through the seam, with failures as :class:`CarrierFailure`."""
+    try:
+        response = http.request(method, url, timeout=account.timeout, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise CarrierUnavailable(f"timeout: {exc}") from exc
+    except httpx.HTTPError as exc:  # connection refused, reset, protocol error, bad chunking
+        raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    check_status(response)
+    return response
+
+
+def unusable(message: str) -> list[Result]:
+    """The answer for a body that cannot be read at all (applies to every number asked)."""
+    return [TrackingError("", "carrier_error", message)]
+
+
+# Countries with one civil time zone, for carriers that give a bare local time and the
+# event's country (never a guessed "Z"): the offset comes from the zone at that moment.
+_COUNTRY_ZONES: Mapping[str, str] = {
+    "FR": "Europe/Paris", "BE": "Europe/Brussels", "LU": "Europe/Luxembourg",
+    "DE": "Europe/Berlin", "NL": "Europe/Amsterdam", "CH": "Europe/Zurich",
+    "IT": "Europe/Rome", "ES": "Europe/Madrid", "AT": "Europe/Vienna", "GB": "Europe/London",
+    "IE": "Europe/Dublin", "PL": "Europe/Warsaw", "CZ": "Europe/Prague",
+    "DK": "Europe/Copenhagen", "SE": "Europe/Stockholm", "NO": "Europe/Oslo",
+    "FI": "Europe/Helsinki", "GR": "Europe/Athens", "HU": "Europe/Budapest",
+    "RO": "Europe/Bucharest", "SK": "Europe/Bratislava", "SI": "Europe/Ljubljana",
+    "HR": "Europe/Zagreb", "MC": "Europe/Monaco", "CN": "Asia/Shanghai",
+    "HK": "Asia/Hong_Kong", "JP": "Asia/Tokyo", "KR": "Asia/Seoul", "SG": "Asia/Singapore",
+    "IN": "Asia/Kolkata", "AE": "Asia/Dubai", "IL": "Asia/Jerusalem", "TR": "Europe/Istanbul",
+    "MA": "Africa/Casablanca", "TN": "Africa/Tunis", "DZ": "Africa/Algiers",
+}  # fmt: skip
+
+
+def zone_for_country(country: str) -> ZoneInfo | None:
+    """The time zone of a single-zone country (ISO 3166 alpha-2), else None."""
+    name = _COUNTRY_ZONES.get(country.strip().upper())
+    return ZoneInfo(name) if name else None
+
+
+def localize(naive: datetime, *, country: str = "", default_zone: str = "") -> datetime | None:
+    """Give a carrier's bare local time its offset: the event country's zone when it has one,
+    else *default_zone* (the carrier's documented home zone); None when neither applies —
+    the caller keeps the event out rather than invent an offset."""
+    if naive.tzinfo is not None:
+        return naive
+    zone = zone_for_country(country) if country else None
+    if zone is None and default_zone:
+        zone = ZoneInfo(default_zone)
+    return naive.replace(tzinfo=zone) if zone is not None else None
