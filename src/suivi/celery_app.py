@@ -37,4 +37,4 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
 )
-app.autodiscover_tasks(["suivi.notifications"])
+app.autodiscover_tasks(["suivi.notifications", "suivi.shipments"])

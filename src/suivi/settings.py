@@ -6,6 +6,7 @@ at call time, never at import time.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "suivi.orders",
     "suivi.api",
     "suivi.notifications",
+    "suivi.shipments",
     "anymail",
 ]
 
@@ -192,6 +194,10 @@ SUIVI_TASKS = os.environ.get("SUIVI_TASKS", "embedded")
 CELERY_BROKER_URL = os.environ.get("SUIVI_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 SUIVI_CELERY_QUEUE = os.environ.get("SUIVI_CELERY_QUEUE", "suivi")
 SUIVI_OUTBOX_BATCH = int(os.environ.get("SUIVI_OUTBOX_BATCH", "100"))
+# Tracking: legs polled per claim, and business days without movement before a parcel is
+# "stalled" per carrier or "carrier:service" (JSON, e.g. {"default": 3, "laposte:lettre": 5}).
+SUIVI_POLL_BATCH = int(os.environ.get("SUIVI_POLL_BATCH", "100"))
+SUIVI_STALLED_BUSINESS_DAYS = json.loads(os.environ.get("SUIVI_STALLED_BUSINESS_DAYS", "{}"))
 SUIVI_OUTBOX_LEASE_SECONDS = int(os.environ.get("SUIVI_OUTBOX_LEASE_SECONDS", "120"))
 SUIVI_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("SUIVI_OUTBOX_MAX_ATTEMPTS", "12"))
 

@@ -11,7 +11,7 @@ from django.urls import URLPattern, URLResolver, path, re_path, reverse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
-from . import meta, notifications, orders
+from . import meta, notifications, orders, shipments
 from .auth import ApiKeyAuth
 from .docs import ASSET_URL_NAME, OfflineSwagger, docs_asset
 from .parser import JSONParser
@@ -115,3 +115,5 @@ install_problem_handlers(api)
 api.add_router("", orders.router)
 api.add_router("", meta.router)
 api.add_router("", notifications.router)
+api.add_router("", shipments.router)
+api.add_router("", shipments.push_router)

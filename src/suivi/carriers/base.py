@@ -68,6 +68,8 @@ class Account:
     base_url: str
     credentials: Mapping[str, str] = field(default_factory=dict)
     timeout: float = 10.0
+    # A merchant-set URL (sandbox): called through the SSRF guard like any merchant URL.
+    guarded: bool = False
 
     def credential(self, name: str) -> str:
         value = self.credentials.get(name, "")
@@ -124,13 +126,31 @@ def check_status(response: httpx.Response) -> None:
 def call(method: str, url: str, *, account: Account, **kwargs: Any) -> httpx.Response:
     """One request to the carrier through the seam, with failures as :class:`CarrierFailure`."""
     try:
-        response = http.request(method, url, timeout=account.timeout, **kwargs)
+        if account.guarded:
+            response = _guarded(method, url, account, **kwargs)
+        else:
+            response = http.request(method, url, timeout=account.timeout, **kwargs)
+    except http.UnsafeURL as exc:
+        raise AuthenticationFailed(f"the account's URL is refused: {exc}") from exc
     except httpx.TimeoutException as exc:
         raise CarrierUnavailable(f"timeout: {exc}") from exc
     except httpx.HTTPError as exc:  # connection refused, reset, protocol error, bad chunking
         raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
     check_status(response)
     return response
+
+
+def _guarded(method: str, url: str, account: Account, **kwargs: Any) -> httpx.Response:
+    """The same request through :func:`suivi.core.http.request_public` (checked at connect)."""
+    headers = dict(kwargs.pop("headers", None) or {})
+    auth = kwargs.pop("auth", None)
+    if auth is not None:
+        headers["Authorization"] = httpx.BasicAuth(*auth)._auth_header
+    built = http.client().build_request(method, url, headers=headers, **kwargs)
+    sent = {k: v for k, v in built.headers.items() if k.lower() not in ("host", "content-length")}
+    return http.request_public(
+        method, str(built.url), headers=sent, content=built.content, timeout=account.timeout
+    )
 
 
 def unusable(message: str) -> list[Result]:

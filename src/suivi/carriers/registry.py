@@ -12,6 +12,15 @@ CONNECTORS: Mapping[str, Connector] = {
 }
 
 
+# Brands another connector answers for: La Poste's Suivi v2 covers Colissimo and Chronopost.
+ALIASES: Mapping[str, str] = {"colissimo": "laposte", "chronopost": "laposte"}
+
+
+def connector_code(code: str) -> str:
+    """The connector that follows *code*'s numbers (the code itself unless an alias)."""
+    return ALIASES.get(code, code)
+
+
 def get(code: str) -> Connector | None:
     """Return the connector for *code*, or None when Suivi has none (push-only carriers)."""
-    return CONNECTORS.get(code)
+    return CONNECTORS.get(connector_code(code))

@@ -7,9 +7,11 @@ carrier reports local times; we never turn them into a bare "Z" or a naive time)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -57,10 +59,19 @@ class TrackingEvent:
     country: str = ""
     latitude: float | None = None
     longitude: float | None = None
+    customs: str = ""  # "entered", "released" or "held" for customs scans
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
             raise ValueError("a tracking event needs its time with its UTC offset")
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """The number a destination carrier gave the parcel after a cross-border hand-off."""
+
+    carrier: str
+    tracking_number: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,10 @@ class ShipmentUpdate:
     estimated_delivery: datetime | None = None
     carrier_product: str = ""
     is_final: bool = False
+    pickup_deadline: datetime | None = None
+    # Where to collect it: name, address, postcode, city, country, id, opening_hours.
+    relay_point: Mapping[str, Any] | None = None
+    handoff: Handoff | None = None
 
 
 @dataclass(frozen=True)

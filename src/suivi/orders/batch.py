@@ -10,8 +10,9 @@ and events are each written with one bulk INSERT. Rows are built by the same fun
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -160,6 +161,8 @@ class ActionItem:
     order_id: int
     action: Action
     expected_version: int | None = None
+    # Facts recorded on the event (a carrier's number, ETA, relay point…).
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
 def order_apply_actions(
@@ -223,7 +226,7 @@ def order_apply_actions(
                     order=order,
                     type=event_type(item.action, target),
                     actor=actor,
-                    payload={"from": previous, "to": target.value},
+                    payload={"from": previous, "to": target.value, **item.payload},
                 )
             )
             if item.action is Action.SHIP:

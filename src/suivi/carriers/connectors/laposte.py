@@ -59,6 +59,9 @@ CODES: dict[str, tuple[Status, Reason]] = {
     "DI2": (Status.RETURNED, Reason.NONE),
 }
 
+# Customs milestones (DO1 entered, DO2 released, DO3 held), shown on cross-border timelines.
+CUSTOMS = {"DO1": "entered", "DO2": "released", "DO3": "held"}
+
 
 def _parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str):
@@ -106,6 +109,7 @@ def _item(item: Any) -> ShipmentUpdate | TrackingError:
                 raw_code=raw_code,
                 raw_label=str(raw.get("label") or ""),
                 country=str(raw.get("country") or ""),
+                customs=CUSTOMS.get(raw_code, ""),
             )
         )
     return ShipmentUpdate(
