@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .base import Connector
-from .connectors import laposte
+from .connectors import aftership, dpd, fedex, gls, laposte, mondial_relay, usps
 
-CONNECTORS: Mapping[str, Connector] = {
-    connector.code: connector for connector in (laposte.CONNECTOR,)
-}
+_ALL: tuple[Connector, ...] = (
+    laposte.CONNECTOR,
+    gls.CONNECTOR,
+    dpd.CONNECTOR,
+    mondial_relay.CONNECTOR,
+    fedex.CONNECTOR,
+    usps.CONNECTOR,
+    aftership.CONNECTOR,
+)
+CONNECTORS: Mapping[str, Connector] = {connector.code: connector for connector in _ALL}
 
 
 # Brands another connector answers for: La Poste's Suivi v2 covers Colissimo and Chronopost.

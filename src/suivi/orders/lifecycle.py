@@ -157,8 +157,9 @@ TRANSITIONS: Mapping[Mode, Mapping[Status, frozenset[Status]]] = {
         S.IN_TRANSIT: frozenset({S.OUT_FOR_DELIVERY, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}),
         # A failed attempt goes back to the depot (in transit) or to a relay point.
         S.OUT_FOR_DELIVERY: frozenset({S.IN_TRANSIT, S.AVAILABLE_FOR_PICKUP, S.DELIVERED}),
-        # Not collected at the relay point in time: the parcel travels back (in transit).
-        S.AVAILABLE_FOR_PICKUP: frozenset({S.IN_TRANSIT, S.DELIVERED}),
+        # Not collected at the relay point in time: the parcel travels back (in transit);
+        # or the customer asked for a delivery at home instead (out for delivery).
+        S.AVAILABLE_FOR_PICKUP: frozenset({S.IN_TRANSIT, S.OUT_FOR_DELIVERY, S.DELIVERED}),
         S.DELIVERED: frozenset(),
         S.CANCELLED: frozenset(),
     },

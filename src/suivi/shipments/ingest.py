@@ -313,18 +313,32 @@ def _reschedule(parcels: dict[int, Parcel], changed: dict[int, Any], now: dateti
         legs.update(next_poll_at=when)
 
 
-# Parcel status → the order status it pushes towards, by precedence.
-def order_target(statuses: Sequence[str]) -> OrderStatus | None:
-    """Where an order's parcels, taken together, put the order (None: leave it)."""
-    active = [Status(s) for s in statuses if s not in (Status.RETURNING, Status.RETURNED)]
-    if active and all(s is Status.DELIVERED for s in active):
+def order_target(statuses: Sequence[str], delivered: Sequence[bool] | None = None) -> OrderStatus | None:
+    """Where an order's parcels, taken together, put the order (None: leave it).
+
+    A parcel that was delivered counts as delivered even if it is later sent back (that is a
+    return, not an undelivery: the order stays delivered); a parcel back with the sender
+    without being delivered does not hold the others' delivery back. A parcel on its way
+    back, or expired, keeps the order in transit (the order has no such status;
+    the parcel's own status and its ``shipment.*`` event say it). Every target is reachable
+    from every other non-terminal one, so the order ends where the final parcel states put
+    it whatever the order the carrier's events arrived in.
+    """
+    flags = delivered or [False] * len(statuses)
+    effective = [
+        Status.DELIVERED if was else Status(s) for s, was in zip(statuses, flags, strict=True)
+    ]
+    # Parcels back with the sender (never delivered) do not hold a delivered order back.
+    active = [s for s in effective if s is not Status.RETURNED]
+    if not active:
+        return OrderStatus.IN_TRANSIT if effective else None
+    if all(s is Status.DELIVERED for s in active):
         return OrderStatus.DELIVERED
-    if Status.AVAILABLE_FOR_PICKUP in active:
+    if Status.AVAILABLE_FOR_PICKUP in effective:
         return OrderStatus.AVAILABLE_FOR_PICKUP
-    if Status.OUT_FOR_DELIVERY in active:
+    if Status.OUT_FOR_DELIVERY in effective:
         return OrderStatus.OUT_FOR_DELIVERY
-    moving = {Status.IN_TRANSIT, Status.FAILED_ATTEMPT, Status.EXCEPTION, Status.DELIVERED}
-    if any(s in moving for s in active):
+    if any(s not in (Status.PENDING, Status.INFO_RECEIVED) for s in effective):
         return OrderStatus.IN_TRANSIT
     return None
 
@@ -369,12 +383,15 @@ def parcel_payload(parcel: Parcel) -> dict[str, Any]:
 def _move_orders(shop: Shop, parcels: dict[int, Parcel], changed: dict[int, Any]) -> int:
     order_ids = {parcels[pid].order_id for pid in changed}
     statuses: dict[int, list[str]] = defaultdict(list)
+    delivered: dict[int, list[bool]] = defaultdict(list)
     driving: dict[int, dict[Status, Parcel]] = defaultdict(dict)
-    for pid, order_id, status in Parcel.objects.filter(order_id__in=order_ids).values_list(
-        "pk", "order_id", "status"
-    ):
-        status = parcels[pid].status if pid in parcels else status
+    for pid, order_id, status, delivered_at in Parcel.objects.filter(
+        order_id__in=order_ids
+    ).values_list("pk", "order_id", "status", "delivered_at"):
+        if pid in parcels:
+            status, delivered_at = parcels[pid].status, parcels[pid].delivered_at
         statuses[order_id].append(status)
+        delivered[order_id].append(delivered_at is not None)
         if pid in parcels:
             driving[order_id].setdefault(Status(status), parcels[pid])
     orders = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "status"))
@@ -399,7 +416,7 @@ def _move_orders(shop: Shop, parcels: dict[int, Parcel], changed: dict[int, Any]
     publish_recorded_many(recorded)
     items: list[ActionItem] = []
     for order_id in sorted(order_ids):
-        target = order_target(statuses[order_id])
+        target = order_target(statuses[order_id], delivered[order_id])
         if target is None or orders.get(order_id) == target.value:
             continue
         parcel = driving[order_id].get(_PARCEL_FOR[target]) or next(

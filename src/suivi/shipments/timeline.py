@@ -100,9 +100,8 @@ def step(state: State, scan: Scan) -> State:
     elif incoming in _DECLARATIONS and PROGRESS[current] > PROGRESS[incoming]:
         return state
     reason = scan.reason if incoming in (Status.EXCEPTION, Status.FAILED_ATTEMPT) else ""
+    # Kept through a reversal: the customer had it (a return follows, not an undelivery).
     delivered_at = when if incoming is Status.DELIVERED else state.delivered_at
-    if incoming is not Status.DELIVERED and current is Status.DELIVERED:
-        delivered_at = None  # reversed
     return replace(
         state,
         status=incoming,

@@ -86,7 +86,9 @@ def test_terminal_states_stay_unless_the_carrier_truly_reverses(shop_a) -> None:
     assert parcel.status == "delivered"  # a later transit scan does not undo a delivery
     ingest(shop_a, [("laposte", update(n, scan(n, Status.RETURNED, at(25, 10), "DI2")))], source="poll")
     parcel.refresh_from_db()
-    assert parcel.status == "returned" and parcel.delivered_at is None
+    assert parcel.status == "returned" and parcel.delivered_at == at(19, 11)
+    order.refresh_from_db()
+    assert order.status == "delivered"  # a return after delivery is not an undelivery
     assert "shipment.returned" in _types(order)
 
 
@@ -213,7 +215,9 @@ def test_unknown_numbers_and_other_shops_numbers_are_reported_not_created(shop_a
         (["available_for_pickup", "in_transit"], "available_for_pickup"),
         (["out_for_delivery", "info_received"], "out_for_delivery"),
         (["info_received", "pending"], None),
-        (["returned"], None),
+        (["returned"], "in_transit"),
+        (["returning", "delivered"], "in_transit"),
+        (["expired"], "in_transit"),
     ],
 )
 def test_order_target(statuses, target) -> None:
