@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .base import Connector
-from .connectors import aftership, dpd, fedex, gls, laposte, mondial_relay, usps
+from .connectors import aftership, dhl, dpd, fedex, gls, laposte, mondial_relay, ups, usps
 
 _ALL: tuple[Connector, ...] = (
     laposte.CONNECTOR,
+    dhl.CONNECTOR,
+    ups.CONNECTOR,
     gls.CONNECTOR,
     dpd.CONNECTOR,
     mondial_relay.CONNECTOR,
