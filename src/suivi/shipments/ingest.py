@@ -313,7 +313,9 @@ def _reschedule(parcels: dict[int, Parcel], changed: dict[int, Any], now: dateti
         legs.update(next_poll_at=when)
 
 
-def order_target(statuses: Sequence[str], delivered: Sequence[bool] | None = None) -> OrderStatus | None:
+def order_target(
+    statuses: Sequence[str], delivered: Sequence[bool] | None = None
+) -> OrderStatus | None:
     """Where an order's parcels, taken together, put the order (None: leave it).
 
     A parcel that was delivered counts as delivered even if it is later sent back (that is a

@@ -87,10 +87,11 @@ def claim(limit: int, *, now: datetime | None = None) -> list[int]:
         not_open = f" AND carrier NOT IN ({', '.join(['%s'] * len(excluded))})"
         params.extend(excluded)
     params.append(limit)
+    # The table name is ours and every value a parameter.
+    inner = f"SELECT id FROM {table} WHERE next_poll_at IS NOT NULL AND next_poll_at <= %s"  # noqa: S608
     sql = (
-        f"UPDATE {table} SET next_poll_at = %s WHERE id IN ("
-        f"SELECT id FROM {table} WHERE next_poll_at IS NOT NULL AND next_poll_at <= %s"
-        f"{not_open} ORDER BY next_poll_at LIMIT %s{skip}) RETURNING id"
+        f"UPDATE {table} SET next_poll_at = %s WHERE id IN ("  # noqa: S608
+        f"{inner}{not_open} ORDER BY next_poll_at LIMIT %s{skip}) RETURNING id"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -8,171 +8,380 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0001_initial'),
-        ('shops', '0001_initial'),
+        ("orders", "0001_initial"),
+        ("shops", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CarrierHealth',
+            name="CarrierHealth",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=32, unique=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('open_until', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=32, unique=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("open_until", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='CarrierAccount',
+            name="CarrierAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=32)),
-                ('label', models.CharField(blank=True, max_length=100)),
-                ('credentials_encrypted', models.TextField(blank=True)),
-                ('push_secret_encrypted', models.TextField(blank=True)),
-                ('base_url', models.URLField(blank=True, max_length=300)),
-                ('requests_per_minute', models.PositiveIntegerField(blank=True, null=True)),
-                ('is_active', models.BooleanField(default=True)),
-                ('window_started_at', models.DateTimeField(blank=True, null=True)),
-                ('window_calls', models.PositiveIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='carrier_accounts', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=32)),
+                ("label", models.CharField(blank=True, max_length=100)),
+                ("credentials_encrypted", models.TextField(blank=True)),
+                ("push_secret_encrypted", models.TextField(blank=True)),
+                ("base_url", models.URLField(blank=True, max_length=300)),
+                ("requests_per_minute", models.PositiveIntegerField(blank=True, null=True)),
+                ("is_active", models.BooleanField(default=True)),
+                ("window_started_at", models.DateTimeField(blank=True, null=True)),
+                ("window_calls", models.PositiveIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="carrier_accounts",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Parcel',
+            name="Parcel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=32)),
-                ('service', models.CharField(blank=True, max_length=64)),
-                ('tracking_number', models.CharField(max_length=64)),
-                ('tracking_url', models.URLField(blank=True, max_length=500)),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('info_received', 'info_received'), ('in_transit', 'in_transit'), ('out_for_delivery', 'out_for_delivery'), ('available_for_pickup', 'available_for_pickup'), ('delivered', 'delivered'), ('failed_attempt', 'failed_attempt'), ('exception', 'exception'), ('returning', 'returning'), ('returned', 'returned'), ('expired', 'expired')], default=suivi.carriers.vocabulary.Status['PENDING'], max_length=24)),
-                ('status_reason', models.CharField(blank=True, choices=[('', 'none'), ('delay', 'delay'), ('customs_hold', 'customs_hold'), ('damaged', 'damaged'), ('lost', 'lost'), ('refused', 'refused'), ('address_problem', 'address_problem'), ('weather', 'weather'), ('recipient_absent', 'recipient_absent'), ('other', 'other')], max_length=24)),
-                ('status_at', models.DateTimeField(blank=True, null=True)),
-                ('last_event_at', models.DateTimeField(blank=True, null=True)),
-                ('eta', models.DateTimeField(blank=True, null=True)),
-                ('pickup_deadline', models.DateTimeField(blank=True, null=True)),
-                ('relay_point', models.JSONField(blank=True, default=dict)),
-                ('customs', models.CharField(blank=True, max_length=12)),
-                ('stalled_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('shipped_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='parcels', to='orders.order')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='parcels', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=32)),
+                ("service", models.CharField(blank=True, max_length=64)),
+                ("tracking_number", models.CharField(max_length=64)),
+                ("tracking_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("info_received", "info_received"),
+                            ("in_transit", "in_transit"),
+                            ("out_for_delivery", "out_for_delivery"),
+                            ("available_for_pickup", "available_for_pickup"),
+                            ("delivered", "delivered"),
+                            ("failed_attempt", "failed_attempt"),
+                            ("exception", "exception"),
+                            ("returning", "returning"),
+                            ("returned", "returned"),
+                            ("expired", "expired"),
+                        ],
+                        default=suivi.carriers.vocabulary.Status["PENDING"],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "status_reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "none"),
+                            ("delay", "delay"),
+                            ("customs_hold", "customs_hold"),
+                            ("damaged", "damaged"),
+                            ("lost", "lost"),
+                            ("refused", "refused"),
+                            ("address_problem", "address_problem"),
+                            ("weather", "weather"),
+                            ("recipient_absent", "recipient_absent"),
+                            ("other", "other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("status_at", models.DateTimeField(blank=True, null=True)),
+                ("last_event_at", models.DateTimeField(blank=True, null=True)),
+                ("eta", models.DateTimeField(blank=True, null=True)),
+                ("pickup_deadline", models.DateTimeField(blank=True, null=True)),
+                ("relay_point", models.JSONField(blank=True, default=dict)),
+                ("customs", models.CharField(blank=True, max_length=12)),
+                ("stalled_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("shipped_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="parcels",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="parcels",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ParcelLeg',
+            name="ParcelLeg",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=32)),
-                ('tracking_number', models.CharField(max_length=64)),
-                ('role', models.CharField(choices=[('origin', 'Origin'), ('destination', 'Destination')], default='origin', max_length=12)),
-                ('next_poll_at', models.DateTimeField(blank=True, null=True)),
-                ('poll_failures', models.PositiveIntegerField(default=0)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('last_polled_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='legs', to='shipments.carrieraccount')),
-                ('parcel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='legs', to='shipments.parcel')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=32)),
+                ("tracking_number", models.CharField(max_length=64)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("origin", "Origin"), ("destination", "Destination")],
+                        default="origin",
+                        max_length=12,
+                    ),
+                ),
+                ("next_poll_at", models.DateTimeField(blank=True, null=True)),
+                ("poll_failures", models.PositiveIntegerField(default=0)),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("last_polled_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="legs",
+                        to="shipments.carrieraccount",
+                    ),
+                ),
+                (
+                    "parcel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="legs",
+                        to="shipments.parcel",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ParcelLine',
+            name="ParcelLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField()),
-                ('order_line', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='orders.orderline')),
-                ('parcel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='shipments.parcel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                (
+                    "order_line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="orders.orderline",
+                    ),
+                ),
+                (
+                    "parcel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lines",
+                        to="shipments.parcel",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TrackingEvent',
+            name="TrackingEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dedupe_key', models.CharField(max_length=64)),
-                ('occurred_at', models.DateTimeField()),
-                ('utc_offset_minutes', models.SmallIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'pending'), ('info_received', 'info_received'), ('in_transit', 'in_transit'), ('out_for_delivery', 'out_for_delivery'), ('available_for_pickup', 'available_for_pickup'), ('delivered', 'delivered'), ('failed_attempt', 'failed_attempt'), ('exception', 'exception'), ('returning', 'returning'), ('returned', 'returned'), ('expired', 'expired')], max_length=24)),
-                ('reason', models.CharField(blank=True, choices=[('', 'none'), ('delay', 'delay'), ('customs_hold', 'customs_hold'), ('damaged', 'damaged'), ('lost', 'lost'), ('refused', 'refused'), ('address_problem', 'address_problem'), ('weather', 'weather'), ('recipient_absent', 'recipient_absent'), ('other', 'other')], max_length=24)),
-                ('raw_code', models.CharField(max_length=64)),
-                ('raw_label', models.CharField(blank=True, max_length=500)),
-                ('location', models.CharField(blank=True, max_length=200)),
-                ('country', models.CharField(blank=True, max_length=3)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
-                ('customs', models.CharField(blank=True, max_length=12)),
-                ('source', models.CharField(choices=[('poll', 'Poll'), ('push', 'Push'), ('api', 'Api')], max_length=8)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('leg', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='shipments.parcelleg')),
-                ('parcel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='shipments.parcel')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("dedupe_key", models.CharField(max_length=64)),
+                ("occurred_at", models.DateTimeField()),
+                ("utc_offset_minutes", models.SmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "pending"),
+                            ("info_received", "info_received"),
+                            ("in_transit", "in_transit"),
+                            ("out_for_delivery", "out_for_delivery"),
+                            ("available_for_pickup", "available_for_pickup"),
+                            ("delivered", "delivered"),
+                            ("failed_attempt", "failed_attempt"),
+                            ("exception", "exception"),
+                            ("returning", "returning"),
+                            ("returned", "returned"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "none"),
+                            ("delay", "delay"),
+                            ("customs_hold", "customs_hold"),
+                            ("damaged", "damaged"),
+                            ("lost", "lost"),
+                            ("refused", "refused"),
+                            ("address_problem", "address_problem"),
+                            ("weather", "weather"),
+                            ("recipient_absent", "recipient_absent"),
+                            ("other", "other"),
+                        ],
+                        max_length=24,
+                    ),
+                ),
+                ("raw_code", models.CharField(max_length=64)),
+                ("raw_label", models.CharField(blank=True, max_length=500)),
+                ("location", models.CharField(blank=True, max_length=200)),
+                ("country", models.CharField(blank=True, max_length=3)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
+                ("customs", models.CharField(blank=True, max_length=12)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("poll", "Poll"), ("push", "Push"), ("api", "Api")], max_length=8
+                    ),
+                ),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "leg",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="shipments.parcelleg",
+                    ),
+                ),
+                (
+                    "parcel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="shipments.parcel",
+                    ),
+                ),
             ],
         ),
         migrations.AddConstraint(
-            model_name='carrieraccount',
-            constraint=models.UniqueConstraint(fields=('shop', 'carrier', 'label'), name='carrier_account_unique'),
+            model_name="carrieraccount",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "carrier", "label"), name="carrier_account_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='parcel',
-            index=models.Index(fields=['order'], name='parcel_order'),
+            model_name="parcel",
+            index=models.Index(fields=["order"], name="parcel_order"),
         ),
         migrations.AddIndex(
-            model_name='parcel',
-            index=models.Index(fields=['shop', 'status', '-id'], name='parcel_shop_status'),
+            model_name="parcel",
+            index=models.Index(fields=["shop", "status", "-id"], name="parcel_shop_status"),
         ),
         migrations.AddIndex(
-            model_name='parcel',
-            index=models.Index(fields=['shop', 'tracking_number'], name='parcel_shop_number'),
+            model_name="parcel",
+            index=models.Index(fields=["shop", "tracking_number"], name="parcel_shop_number"),
         ),
         migrations.AddIndex(
-            model_name='parcel',
-            index=models.Index(django.db.models.functions.comparison.Coalesce('last_event_at', 'shipped_at'), condition=models.Q(('stalled_at__isnull', True), models.Q(('status__in', ['delivered', 'returned', 'expired']), _negated=True)), name='parcel_still_moving'),
+            model_name="parcel",
+            index=models.Index(
+                django.db.models.functions.comparison.Coalesce("last_event_at", "shipped_at"),
+                condition=models.Q(
+                    ("stalled_at__isnull", True),
+                    models.Q(("status__in", ["delivered", "returned", "expired"]), _negated=True),
+                ),
+                name="parcel_still_moving",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcel',
-            constraint=models.UniqueConstraint(fields=('shop', 'carrier', 'tracking_number'), name='parcel_number_unique'),
+            model_name="parcel",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "carrier", "tracking_number"), name="parcel_number_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='parcelleg',
-            index=models.Index(condition=models.Q(('next_poll_at__isnull', False)), fields=['next_poll_at'], name='leg_due_poll'),
+            model_name="parcelleg",
+            index=models.Index(
+                condition=models.Q(("next_poll_at__isnull", False)),
+                fields=["next_poll_at"],
+                name="leg_due_poll",
+            ),
         ),
         migrations.AddIndex(
-            model_name='parcelleg',
-            index=models.Index(fields=['parcel'], name='leg_parcel'),
+            model_name="parcelleg",
+            index=models.Index(fields=["parcel"], name="leg_parcel"),
         ),
         migrations.AddConstraint(
-            model_name='parcelleg',
-            constraint=models.UniqueConstraint(fields=('shop', 'carrier', 'tracking_number'), name='leg_number_unique'),
+            model_name="parcelleg",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "carrier", "tracking_number"), name="leg_number_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcelline',
-            constraint=models.UniqueConstraint(fields=('parcel', 'order_line'), name='parcel_line_unique'),
+            model_name="parcelline",
+            constraint=models.UniqueConstraint(
+                fields=("parcel", "order_line"), name="parcel_line_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='parcelline',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='parcel_line_positive'),
+            model_name="parcelline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="parcel_line_positive"
+            ),
         ),
         migrations.AddIndex(
-            model_name='trackingevent',
-            index=models.Index(fields=['parcel', 'occurred_at'], name='tevent_parcel_time'),
+            model_name="trackingevent",
+            index=models.Index(fields=["parcel", "occurred_at"], name="tevent_parcel_time"),
         ),
         migrations.AddConstraint(
-            model_name='trackingevent',
-            constraint=models.UniqueConstraint(fields=('parcel', 'dedupe_key'), name='event_dedupe_unique'),
+            model_name="trackingevent",
+            constraint=models.UniqueConstraint(
+                fields=("parcel", "dedupe_key"), name="event_dedupe_unique"
+            ),
         ),
     ]

@@ -47,7 +47,9 @@ def update(tracking_number: str, *scans: TrackingEvent, **extras: object) -> Shi
     return ShipmentUpdate(tracking_number, tuple(scans), **extras)  # type: ignore[arg-type]
 
 
-def shipped_order(shop: Shop, *numbers: str, carrier: str = "laposte") -> tuple[Order, list[Parcel]]:
+def shipped_order(
+    shop: Shop, *numbers: str, carrier: str = "laposte"
+) -> tuple[Order, list[Parcel]]:
     """A paid delivery order shipped in one parcel per number (all lines in the first)."""
     order = make_order(shop, paid=True)
     parcels = services.parcels_create(

@@ -68,8 +68,16 @@ def test_the_same_events_twice_are_stored_once(shop_a) -> None:
 def test_a_late_older_scan_joins_the_timeline_without_moving_the_status_back(shop_a) -> None:
     n = number()
     order, [parcel] = shipped_order(shop_a, n)
-    ingest(shop_a, [("laposte", update(n, scan(n, Status.OUT_FOR_DELIVERY, at(19, 7), "MD2")))], source="poll")
-    late = ingest(shop_a, [("laposte", update(n, scan(n, Status.IN_TRANSIT, at(18, 8), "ET1")))], source="poll")
+    ingest(
+        shop_a,
+        [("laposte", update(n, scan(n, Status.OUT_FOR_DELIVERY, at(19, 7), "MD2")))],
+        source="poll",
+    )
+    late = ingest(
+        shop_a,
+        [("laposte", update(n, scan(n, Status.IN_TRANSIT, at(18, 8), "ET1")))],
+        source="poll",
+    )
     parcel.refresh_from_db()
     order.refresh_from_db()
     assert late.inserted == 1 and late.parcels_changed == 0
@@ -80,11 +88,21 @@ def test_a_late_older_scan_joins_the_timeline_without_moving_the_status_back(sho
 def test_terminal_states_stay_unless_the_carrier_truly_reverses(shop_a) -> None:
     n = number()
     order, [parcel] = shipped_order(shop_a, n)
-    ingest(shop_a, [("laposte", update(n, scan(n, Status.DELIVERED, at(19, 11), "DI1")))], source="poll")
-    ingest(shop_a, [("laposte", update(n, scan(n, Status.IN_TRANSIT, at(20, 8), "ET1")))], source="poll")
+    ingest(
+        shop_a,
+        [("laposte", update(n, scan(n, Status.DELIVERED, at(19, 11), "DI1")))],
+        source="poll",
+    )
+    ingest(
+        shop_a,
+        [("laposte", update(n, scan(n, Status.IN_TRANSIT, at(20, 8), "ET1")))],
+        source="poll",
+    )
     parcel.refresh_from_db()
     assert parcel.status == "delivered"  # a later transit scan does not undo a delivery
-    ingest(shop_a, [("laposte", update(n, scan(n, Status.RETURNED, at(25, 10), "DI2")))], source="poll")
+    ingest(
+        shop_a, [("laposte", update(n, scan(n, Status.RETURNED, at(25, 10), "DI2")))], source="poll"
+    )
     parcel.refresh_from_db()
     assert parcel.status == "returned" and parcel.delivered_at == at(19, 11)
     order.refresh_from_db()
@@ -94,8 +112,12 @@ def test_terminal_states_stay_unless_the_carrier_truly_reverses(shop_a) -> None:
 
 def test_split_shipment_is_delivered_when_every_parcel_is(shop_a) -> None:
     first, second = number(), number()
-    order, parcels = shipped_order(shop_a, first, second)
-    ingest(shop_a, [("laposte", update(first, scan(first, Status.DELIVERED, at(19, 10), "DI1")))], source="poll")
+    order, _parcels = shipped_order(shop_a, first, second)
+    ingest(
+        shop_a,
+        [("laposte", update(first, scan(first, Status.DELIVERED, at(19, 10), "DI1")))],
+        source="poll",
+    )
     order.refresh_from_db()
     assert order.status == "in_transit"  # one of two delivered: still on its way
     ingest(
@@ -105,7 +127,11 @@ def test_split_shipment_is_delivered_when_every_parcel_is(shop_a) -> None:
     )
     order.refresh_from_db()
     assert order.status == "out_for_delivery"
-    ingest(shop_a, [("laposte", update(second, scan(second, Status.DELIVERED, at(20, 12), "DI1")))], source="poll")
+    ingest(
+        shop_a,
+        [("laposte", update(second, scan(second, Status.DELIVERED, at(20, 12), "DI1")))],
+        source="poll",
+    )
     order.refresh_from_db()
     assert order.status == "delivered"
 
@@ -113,7 +139,12 @@ def test_split_shipment_is_delivered_when_every_parcel_is(shop_a) -> None:
 def test_relay_point_with_deadline_reaches_the_order_and_the_message(shop_a) -> None:
     n = number()
     order, _ = shipped_order(shop_a, n)
-    relay = {"name": "Tabac de la Gare", "line1": "2 rue de la Gare", "postcode": "69003", "city": "Lyon"}
+    relay = {
+        "name": "Tabac de la Gare",
+        "line1": "2 rue de la Gare",
+        "postcode": "69003",
+        "city": "Lyon",
+    }
     ingest(
         shop_a,
         [
@@ -134,7 +165,9 @@ def test_relay_point_with_deadline_reaches_the_order_and_the_message(shop_a) -> 
     event = OrderEvent.objects.get(order=order, type="order.available_for_pickup")
     assert event.payload["relay_point"]["name"] == "Tabac de la Gare"
     assert event.payload["pickup_deadline"].startswith("2026-11-29")
-    assert OutboxMessage.objects.filter(order_id=order.pk, event_key="available_for_pickup").exists()
+    assert OutboxMessage.objects.filter(
+        order_id=order.pk, event_key="available_for_pickup"
+    ).exists()
 
 
 def test_customs_hold_is_its_own_event_and_notifies_an_exception(shop_a) -> None:
@@ -148,14 +181,25 @@ def test_customs_hold_is_its_own_event_and_notifies_an_exception(shop_a) -> None
                 update(
                     n,
                     scan(n, Status.IN_TRANSIT, at(18), "DO1", customs="entered"),
-                    scan(n, Status.EXCEPTION, at(19), "DO3", reason=Reason.CUSTOMS_HOLD, customs="held"),
+                    scan(
+                        n,
+                        Status.EXCEPTION,
+                        at(19),
+                        "DO3",
+                        reason=Reason.CUSTOMS_HOLD,
+                        customs="held",
+                    ),
                 ),
             )
         ],
         source="poll",
     )
     parcel.refresh_from_db()
-    assert (parcel.status, parcel.status_reason, parcel.customs) == ("exception", "customs_hold", "held")
+    assert (parcel.status, parcel.status_reason, parcel.customs) == (
+        "exception",
+        "customs_hold",
+        "held",
+    )
     held = OrderEvent.objects.get(order=order, type="shipment.customs_held")
     assert held.payload["order_id"] == order.pk and held.payload["reason"] == "customs_hold"
     assert OutboxMessage.objects.filter(order_id=order.pk, event_key="exception").exists()
@@ -166,7 +210,17 @@ def test_failed_attempt_is_notified(shop_a) -> None:
     order, _ = shipped_order(shop_a, n)
     ingest(
         shop_a,
-        [("laposte", update(n, scan(n, Status.FAILED_ATTEMPT, at(19, 12), "ND1", reason=Reason.RECIPIENT_ABSENT)))],
+        [
+            (
+                "laposte",
+                update(
+                    n,
+                    scan(
+                        n, Status.FAILED_ATTEMPT, at(19, 12), "ND1", reason=Reason.RECIPIENT_ABSENT
+                    ),
+                ),
+            )
+        ],
         source="poll",
     )
     assert OutboxMessage.objects.filter(order_id=order.pk, event_key="failed_attempt").exists()
@@ -192,7 +246,11 @@ def test_a_handoff_adds_a_destination_leg_whose_events_fold_into_the_parcel(shop
     leg = ParcelLeg.objects.get(parcel=parcel, role="destination")
     assert (leg.carrier, leg.tracking_number) == ("dhl", "JJD0099999999999999")
     d = "JJD0099999999999999"
-    ingest(shop_a, [("dhl", update(d, scan(d, Status.DELIVERED, at(21, 15), "delivered")))], source="push")
+    ingest(
+        shop_a,
+        [("dhl", update(d, scan(d, Status.DELIVERED, at(21, 15), "delivered")))],
+        source="push",
+    )
     parcel.refresh_from_db()
     order.refresh_from_db()
     assert parcel.status == "delivered" and order.status == "delivered"
@@ -201,7 +259,9 @@ def test_a_handoff_adds_a_destination_leg_whose_events_fold_into_the_parcel(shop
 def test_unknown_numbers_and_other_shops_numbers_are_reported_not_created(shop_a, shop_b) -> None:
     n = number()
     shipped_order(shop_a, n)
-    report = ingest(shop_b, [("laposte", update(n, scan(n, Status.DELIVERED, at(19), "DI1")))], source="push")
+    report = ingest(
+        shop_b, [("laposte", update(n, scan(n, Status.DELIVERED, at(19), "DI1")))], source="push"
+    )
     assert report.unknown == [("laposte", n)] and report.inserted == 0
     assert Parcel.objects.get(tracking_number=n).status == "pending"
 

@@ -18,7 +18,9 @@ from .factories import number, shipped_order
 pytestmark = pytest.mark.django_db
 
 
-def _answer(numbers: list[str], code: str = "ET1", when: str = "2026-11-18T08:00:00+01:00") -> bytes:
+def _answer(
+    numbers: list[str], code: str = "ET1", when: str = "2026-11-18T08:00:00+01:00"
+) -> bytes:
     items = [
         {
             "lang": "fr_FR",
@@ -59,7 +61,9 @@ def _due(shop, count: int) -> list[Parcel]:
     for _ in range(count):
         _order, [parcel] = shipped_order(shop, number())
         parcels.append(parcel)
-    ParcelLeg.objects.filter(parcel__in=parcels).update(next_poll_at=timezone.now() - timedelta(minutes=1))
+    ParcelLeg.objects.filter(parcel__in=parcels).update(
+        next_poll_at=timezone.now() - timedelta(minutes=1)
+    )
     return parcels
 
 
@@ -80,14 +84,18 @@ def test_due_legs_are_asked_ten_per_call_and_rescheduled_by_state(shop_a, accoun
     assert polling.run_once(100).claimed == 0  # nothing due any more
 
 
-def test_out_for_delivery_is_polled_within_minutes_and_delivered_stops(shop_a, account, carrier) -> None:
+def test_out_for_delivery_is_polled_within_minutes_and_delivered_stops(
+    shop_a, account, carrier
+) -> None:
     [parcel] = _due(shop_a, 1)
     carrier.route = lambda request: Reply(200, _answer(_numbers(request), "MD2"))
     polling.run_once()
     leg = ParcelLeg.objects.get(parcel=parcel)
     assert leg.next_poll_at - timezone.now() <= timedelta(minutes=25)
     ParcelLeg.objects.filter(pk=leg.pk).update(next_poll_at=timezone.now())
-    carrier.route = lambda request: Reply(200, _answer(_numbers(request), "DI1", "2026-11-18T11:00:00+01:00"))
+    carrier.route = lambda request: Reply(
+        200, _answer(_numbers(request), "DI1", "2026-11-18T11:00:00+01:00")
+    )
     polling.run_once()
     leg.refresh_from_db()
     parcel.refresh_from_db()
@@ -140,7 +148,9 @@ def test_bad_data_is_recorded_and_the_rest_of_the_batch_goes_on(shop_a, account,
     report = polling.run_once()
     assert report.calls == 2 and report.errors == 10
     legs = {leg.parcel_id: leg for leg in ParcelLeg.objects.filter(parcel__in=parcels)}
-    statuses = dict(Parcel.objects.filter(pk__in=[p.pk for p in parcels]).values_list("pk", "status"))
+    statuses = dict(
+        Parcel.objects.filter(pk__in=[p.pk for p in parcels]).values_list("pk", "status")
+    )
     broken = [p for p in parcels if statuses[p.pk] == "pending"]
     fine = [p for p in parcels if statuses[p.pk] == "in_transit"]
     assert len(broken) == 10 and len(fine) == 10
@@ -157,7 +167,11 @@ def test_a_cut_connection_and_unknown_numbers(shop_a, account, carrier) -> None:
     assert leg.poll_failures == 1 and leg.last_error
     ParcelLeg.objects.filter(pk=leg.pk).update(next_poll_at=timezone.now())
     carrier.enqueue(
-        Reply(404, b'{"returnCode":404,"returnMessage":"Numero inconnu","idShip":"%s"}' % a.tracking_number.encode())
+        Reply(
+            404,
+            b'{"returnCode":404,"returnMessage":"Numero inconnu","idShip":"%s"}'
+            % a.tracking_number.encode(),
+        )
     )
     polling.run_once()
     leg.refresh_from_db()
@@ -167,7 +181,9 @@ def test_a_cut_connection_and_unknown_numbers(shop_a, account, carrier) -> None:
 
 def test_authentication_errors_pause_the_account_visibly(shop_a, account, carrier) -> None:
     parcels = _due(shop_a, 15)
-    carrier.route = lambda request: Reply(401, b'{"code":"UNAUTHORIZED","message":"Invalid apikey"}')
+    carrier.route = lambda request: Reply(
+        401, b'{"code":"UNAUTHORIZED","message":"Invalid apikey"}'
+    )
     report = polling.run_once()
     assert report.calls == 1
     account.refresh_from_db()
@@ -179,7 +195,7 @@ def test_authentication_errors_pause_the_account_visibly(shop_a, account, carrie
 
 
 def test_the_accounts_rate_window_defers_the_rest(shop_a, carrier) -> None:
-    account, _ = services.account_create(
+    services.account_create(
         shop=shop_a, carrier="laposte", credentials={"api_key": "k"}, base_url=carrier.url,
         requests_per_minute=2,
     )  # fmt: skip
@@ -215,7 +231,9 @@ def test_legs_without_account_are_not_polled_until_one_is_added(shop_a, carrier)
     _order, [parcel] = shipped_order(shop_a, number())
     leg = ParcelLeg.objects.get(parcel=parcel)
     assert leg.account is None and leg.next_poll_at is None  # push only for now
-    services.account_create(shop=shop_a, carrier="laposte", credentials={"api_key": "k"}, base_url=carrier.url)
+    services.account_create(
+        shop=shop_a, carrier="laposte", credentials={"api_key": "k"}, base_url=carrier.url
+    )
     leg.refresh_from_db()
     assert leg.account is not None and leg.next_poll_at is not None
 

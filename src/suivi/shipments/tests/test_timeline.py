@@ -3,6 +3,7 @@ the same timeline — in the pure fold and through ingestion in arbitrary batche
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -92,7 +93,7 @@ def test_ingestion_in_any_batches_gives_the_same_status_and_timeline(shop_a, spe
     stream = shuffled + repeats
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=4)))
     bounds = [0, *cuts, len(stream)]
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         if hi > lo:
             ingest(shop_a, [("laposte", update(n2, *stream[lo:hi]))], source="push")
     p1 = Parcel.objects.get(tracking_number=n1)
@@ -121,13 +122,28 @@ def test_ingestion_in_any_batches_gives_the_same_status_and_timeline(shop_a, spe
 def test_terminal_and_reversal_rules() -> None:
     n = "6A00000000001"
     delivered = scan(n, Status.DELIVERED, at(19, 11), "DI1")
-    assert timeline.fold([delivered, scan(n, Status.IN_TRANSIT, at(20), "ET1")]).status is Status.DELIVERED
-    assert timeline.fold([delivered, scan(n, Status.RETURNING, at(21), "RE1")]).status is Status.RETURNING
-    returning = [scan(n, Status.RETURNING, at(19), "RE1"), scan(n, Status.IN_TRANSIT, at(20), "ET1")]
+    assert (
+        timeline.fold([delivered, scan(n, Status.IN_TRANSIT, at(20), "ET1")]).status
+        is Status.DELIVERED
+    )
+    assert (
+        timeline.fold([delivered, scan(n, Status.RETURNING, at(21), "RE1")]).status
+        is Status.RETURNING
+    )
+    returning = [
+        scan(n, Status.RETURNING, at(19), "RE1"),
+        scan(n, Status.IN_TRANSIT, at(20), "ET1"),
+    ]
     assert timeline.fold(returning).status is Status.RETURNING  # the trip back
     back = timeline.fold([*returning, scan(n, Status.DELIVERED, at(22), "DI1")])
     assert back.status is Status.RETURNED  # delivered on the way back = with the sender
-    late_declaration = [scan(n, Status.IN_TRANSIT, at(18), "ET1"), scan(n, Status.INFO_RECEIVED, at(19), "DR1")]
+    late_declaration = [
+        scan(n, Status.IN_TRANSIT, at(18), "ET1"),
+        scan(n, Status.INFO_RECEIVED, at(19), "DR1"),
+    ]
     assert timeline.fold(late_declaration).status is Status.IN_TRANSIT
-    expired = [scan(n, Status.EXPIRED, at(18), "SUIVI-EXP"), scan(n, Status.DELIVERED, at(19), "DI1")]
+    expired = [
+        scan(n, Status.EXPIRED, at(18), "SUIVI-EXP"),
+        scan(n, Status.DELIVERED, at(19), "DI1"),
+    ]
     assert timeline.fold(expired).status is Status.DELIVERED
