@@ -41,7 +41,9 @@ def test_a_silent_parcel_stalls_once_is_notified_and_clears_on_movement(shop_a, 
     n = number()
     order, [parcel] = shipped_order(shop_a, n)
     moved = datetime(2026, 11, 10, 9, 0, tzinfo=PARIS)  # Tuesday
-    ingest(shop_a, [("laposte", update(n, scan(n, Status.IN_TRANSIT, moved, "ET1")))], source="poll")
+    ingest(
+        shop_a, [("laposte", update(n, scan(n, Status.IN_TRANSIT, moved, "ET1")))], source="poll"
+    )
     # Friday 13: 2 business days (the 11th is a holiday) — not yet.
     assert stalled.detect(now=datetime(2026, 11, 13, 18, 0, tzinfo=PARIS)) == 0
     # Monday 16: 3 business days — stalled.
