@@ -84,23 +84,10 @@ def test_workers_poll_every_due_parcel_once(shop_a, mode: str) -> None:
                 SUIVI_CELERY_BROKER_URL=_broker(mode.removeprefix("celery-")),
                 SUIVI_CELERY_QUEUE=QUEUE,
             )
+            argv = ["celery", "worker", "--pool=solo", "--without-gossip", "--without-mingle"]
+            argv += ["--without-heartbeat", "--loglevel=WARNING"]
             for name in ("p1", "p2"):
-                started.append(
-                    processes.start(
-                        [
-                            "celery",
-                            "worker",
-                            "--pool=solo",
-                            "-n",
-                            f"{name}@%h",
-                            "--without-gossip",
-                            "--without-mingle",
-                            "--without-heartbeat",
-                            "--loglevel=WARNING",
-                        ],
-                        env,
-                    )  # fmt: skip
-                )
+                started.append(processes.start([*argv, "-n", f"{name}@%h"], env))
         started.append(processes.start(["worker"], env))
         logs: list[str] = []
         try:
