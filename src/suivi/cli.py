@@ -90,6 +90,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from suivi.demo.loader import demo_load
 
     _require_migrated()
+    from suivi.demo.tracking import demo_tracking
+
     report = demo_load(
         seed=args.seed,
         orders=args.orders,
@@ -98,6 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=True,
     )
     print(report.describe())
+    print(f"Parcels with carrier events: {demo_tracking(report.shops)}")
     return 0
 
 
@@ -424,10 +427,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     _migrate(verbosity=0)
     if args.demo and not Shop.objects.exists():
         from suivi.demo.loader import demo_load
+        from suivi.demo.tracking import demo_tracking
 
         print("First run: loading the demo shops…", flush=True)
         # The banner shows the credentials once the server answers.
-        print(demo_load(progress=True).describe(show_credentials=False))
+        report = demo_load(progress=True)
+        print(report.describe(show_credentials=False))
+        print(f"Parcels with carrier events: {demo_tracking(report.shops)}", flush=True)
     call_command("collectstatic", interactive=False, verbosity=0)
     _check_port_free(args.host, args.port)
     base = f"http://{_browse_host(args.host)}:{args.port}"
