@@ -226,10 +226,12 @@ def _apply(
         for event in TrackingEvent.objects.filter(parcel_id__in=full):
             history[event.parcel_id].append(_stored(event))
     changed: dict[int, tuple[str, str]] = {}  # parcel id -> (old status, old reason)
+    recounted: set[int] = set()
     touched: set[int] = set()
     for pid, scans in new_by_parcel.items():
         parcel = parcels[pid]
         before = (parcel.status, parcel.status_reason)
+        was_delivered = parcel.delivered_at is not None
         state = (
             timeline.fold(history[pid])
             if pid in history
@@ -245,6 +247,8 @@ def _apply(
         touched.add(pid)
         if (parcel.status, parcel.status_reason) != before:
             changed[pid] = before
+        elif (parcel.delivered_at is not None) != was_delivered:
+            recounted.add(pid)  # same status, but it now counts (or not) as delivered
     # Carrier extras: the latest word wins.
     for leg, update in known:
         parcel = parcels[leg.parcel_id]
@@ -274,8 +278,8 @@ def _apply(
     _reschedule(parcels, changed, now)
 
     # 5. Orders and shipment events.
-    if changed:
-        report.orders_moved = _move_orders(shop, parcels, changed)
+    if changed or recounted:
+        report.orders_moved = _move_orders(shop, parcels, changed, recounted)
 
 
 def _add_handoffs(shop: Shop, known: list[tuple[ParcelLeg, ShipmentUpdate]], now: datetime) -> None:
@@ -301,16 +305,20 @@ def _add_handoffs(shop: Shop, known: list[tuple[ParcelLeg, ShipmentUpdate]], now
 
 
 def _reschedule(parcels: dict[int, Parcel], changed: dict[int, Any], now: datetime) -> None:
-    by_time: dict[datetime | None, list[int]] = defaultdict(list)
-    for pid in changed:
-        parcel = parcels[pid]
+    """Give the legs of changed parcels their next poll (two statements for the batch)."""
+    if not changed:
+        return
+    legs = list(
+        ParcelLeg.objects.filter(parcel_id__in=list(changed)).only(
+            "pk", "parcel_id", "account_id", "next_poll_at"
+        )
+    )
+    for leg in legs:
+        parcel = parcels[leg.parcel_id]
         when = schedule.next_poll(parcel.status, now=now, last_movement=parcel.last_event_at)
-        by_time[when].append(pid)
-    for when, pids in by_time.items():
-        legs = ParcelLeg.objects.filter(parcel_id__in=pids)
-        if when is not None:
-            legs = legs.filter(account__isnull=False)  # only legs we can poll
-        legs.update(next_poll_at=when)
+        # Only legs we can poll get a time; a terminal parcel stops every leg.
+        leg.next_poll_at = when if leg.account_id is not None or when is None else None
+    ParcelLeg.objects.bulk_update(legs, ["next_poll_at"])
 
 
 def order_target(
@@ -382,8 +390,10 @@ def parcel_payload(parcel: Parcel) -> dict[str, Any]:
     }
 
 
-def _move_orders(shop: Shop, parcels: dict[int, Parcel], changed: dict[int, Any]) -> int:
-    order_ids = {parcels[pid].order_id for pid in changed}
+def _move_orders(
+    shop: Shop, parcels: dict[int, Parcel], changed: dict[int, Any], recounted: set[int]
+) -> int:
+    order_ids = {parcels[pid].order_id for pid in (*changed, *recounted)}
     statuses: dict[int, list[str]] = defaultdict(list)
     delivered: dict[int, list[bool]] = defaultdict(list)
     driving: dict[int, dict[Status, Parcel]] = defaultdict(dict)
