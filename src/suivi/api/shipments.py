@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from ninja import Router, Schema
 from ninja.params import functions as params
@@ -27,6 +29,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -38,14 +41,17 @@ from suivi.carriers.vocabulary import (
     Status,
     TrackingEvent,
 )
-from suivi.core.errors import NotFound
+from suivi.core.errors import DomainError, NotFound
 from suivi.shipments import services
+from suivi.shipments.errors import CarrierNotDetected
 from suivi.shipments.ingest import MAX_ITEMS, IngestReport, ingest
 from suivi.shipments.models import CarrierAccount, Parcel, ParcelLeg
+from suivi.shops.models import Shop
 
 from .auth import request_actor, request_shop
 from .fields import MAX_ID
-from .problems import Problem, problem_response
+from .idempotency import IdempotencyKey, idempotent
+from .problems import PROBLEM_CONTENT_TYPE, Problem, problem_body, problem_response
 from .render import json_response
 from .schemas import In
 
@@ -53,6 +59,7 @@ router = Router(tags=["tracking"])
 push_router = Router(tags=["tracking push"])
 
 SIGNATURE_TOLERANCE = 300
+MIN_YEAR, MAX_YEAR = 1970, 2999  # the times a pushed event may carry
 MAX_PUSH_BYTES = 2 * 1024 * 1024
 
 Carrier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,31}$")]
@@ -68,6 +75,30 @@ def _problems(*statuses: int) -> dict[int, type[Problem]]:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class NotDetectedProblem(Problem):
+    """A problem; when the carrier could not be told from a number (``carrier-not-detected``),
+    it also names the number and the carriers it may belong to."""
+
+    tracking_number: str | None = Field(None, description="The number refused (normalised).")
+    candidates: list[str] | None = Field(
+        None, description="The carriers using numbers like it: give one of them as carrier."
+    )
+
+
+def _not_detected(exc: CarrierNotDetected, field: str) -> HttpResponse:
+    body = problem_body(
+        code=exc.code,
+        status=exc.status,
+        detail=exc.message,
+        errors=[{"field": field, "message": exc.message}],
+    )
+    body["tracking_number"] = exc.details.get("tracking_number")
+    body["candidates"] = list(exc.details.get("candidates", []))
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=exc.status, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 # --- carriers ---------------------------------------------------------------------------
@@ -175,7 +206,7 @@ class ParcelsIn(In):
     parcels: list[ParcelIn] = Field(min_length=1, max_length=50)
 
 
-class EventOut(Schema):
+class TrackingEventOut(Schema):
     status: str
     reason: str
     occurred_at: str = Field(description="The carrier's local time with its UTC offset.")
@@ -202,6 +233,11 @@ class LegOut(Schema):
     last_error: str
 
 
+class ParcelLineOut(Schema):
+    line: int = Field(description="The order line's position (as in the order).")
+    quantity: int
+
+
 class ParcelOut(Schema):
     id: int
     order_id: int
@@ -218,9 +254,9 @@ class ParcelOut(Schema):
     stalled: bool
     last_event_at: str | None
     delivered_at: str | None
-    lines: list[dict[str, int]]
+    lines: list[ParcelLineOut]
     legs: list[LegOut]
-    events: list[EventOut]
+    events: list[TrackingEventOut]
 
 
 class ParcelsOut(Schema):
@@ -246,8 +282,8 @@ def _parcel_data(parcel: Parcel, *, events: bool = True) -> dict[str, Any]:
         "last_event_at": _iso(parcel.last_event_at),
         "delivered_at": _iso(parcel.delivered_at),
         "lines": [
-            {"line_id": line.order_line_id, "quantity": line.quantity}
-            for line in parcel.lines.all()
+            {"line": line.order_line.position, "quantity": line.quantity}
+            for line in sorted(parcel.lines.all(), key=lambda line: line.order_line.position)
         ],
         "legs": [
             {
@@ -290,24 +326,50 @@ def _parcel_data(parcel: Parcel, *, events: bool = True) -> dict[str, Any]:
 def _parcels(shop_id: int, **filters: Any) -> list[Parcel]:
     return list(
         Parcel.objects.filter(shop_id=shop_id, **filters)
-        .prefetch_related("legs", "lines", "events")
+        .prefetch_related("legs", "lines__order_line", "events")
         .order_by("pk")
     )
 
 
 @router.post(
     "/orders/{order_id}/parcels",
-    response={201: ParcelsOut, **_problems(401, 404, 409, 422)},
+    response={201: ParcelsOut, **_problems(400, 401, 404, 409), 422: NotDetectedProblem},
     summary="Ship an order in one or several parcels",
     operation_id="parcels_create",
 )
 def create_parcels(
-    request: HttpRequest, order_id: int = OrderId, *, payload: ParcelsIn
+    request: HttpRequest,
+    order_id: int = OrderId,
+    *,
+    payload: ParcelsIn,
+    idempotency_key: str | None = IdempotencyKey,
 ) -> HttpResponse:
     """Add parcels to an order: the first ones ship it. A parcel without a carrier gets the
     one its number tells (refused with the candidates when ambiguous). All or nothing."""
     shop = request_shop(request)
-    created = services.parcels_create(
+
+    def handler() -> HttpResponse:
+        try:
+            created = _create(request, shop, order_id, payload)
+        except CarrierNotDetected as exc:
+            number = exc.details.get("tracking_number")
+            index = next(
+                (
+                    i
+                    for i, p in enumerate(payload.parcels)
+                    if detection.normalise(p.tracking_number) == number
+                ),
+                0,
+            )
+            return _not_detected(exc, f"parcels.{index}.carrier")
+        parcels = _parcels(shop.pk, pk__in=[p.pk for p in created])
+        return json_response({"parcels": [_parcel_data(p) for p in parcels]}, status=201)
+
+    return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
+
+
+def _create(request: HttpRequest, shop: Shop, order_id: int, payload: ParcelsIn) -> list[Parcel]:
+    return services.parcels_create(
         shop=shop,
         order_id=order_id,
         actor=request_actor(request),
@@ -326,13 +388,11 @@ def create_parcels(
             for p in payload.parcels
         ],
     )
-    parcels = _parcels(shop.pk, pk__in=[p.pk for p in created])
-    return json_response({"parcels": [_parcel_data(p) for p in parcels]}, status=201)
 
 
 @router.get(
     "/orders/{order_id}/parcels",
-    response={200: ParcelsOut, **_problems(401, 404)},
+    response={200: ParcelsOut, **_problems(401, 404, 422)},
     summary="An order's parcels with their carrier events",
     operation_id="parcels_of_order",
 )
@@ -349,7 +409,7 @@ def order_parcels(request: HttpRequest, order_id: int = OrderId) -> HttpResponse
 
 @router.get(
     "/parcels/{parcel_id}",
-    response={200: ParcelOut, **_problems(401, 404)},
+    response={200: ParcelOut, **_problems(401, 404, 422)},
     summary="One parcel with its legs and events",
     operation_id="parcel_get",
 )
@@ -358,6 +418,14 @@ def get_parcel(request: HttpRequest, parcel_id: int = ParcelId) -> HttpResponse:
     if not found:
         raise NotFound("No such parcel.", parcel_id=parcel_id)
     return json_response(_parcel_data(found[0]))
+
+
+# The carriers' status under a name of its own: as "Status" it would replace the order
+# status in the document's components (both enums are named Status).
+ParcelStatus = Annotated[
+    Status,
+    WithJsonSchema({"title": "ParcelStatus", "type": "string", "enum": [s.value for s in Status]}),
+]
 
 
 class ParcelListOut(Schema):
@@ -373,20 +441,22 @@ class ParcelListOut(Schema):
 )
 def list_parcels(
     request: HttpRequest,
-    status: Status | None = None,
+    status: ParcelStatus | None = None,
     stalled: bool | None = None,
-    after: int = params.Query(0, ge=0, le=MAX_ID, description="next_cursor of the last page."),
+    cursor: int = params.Query(
+        0, ge=0, le=MAX_ID, description="next_cursor of the previous page (as for orders)."
+    ),
     limit: int = params.Query(50, ge=1, le=200),
 ) -> HttpResponse:
     """The shop's parcels (events left out; open one for its timeline), oldest first."""
-    filters: dict[str, Any] = {"pk__gt": after}
+    filters: dict[str, Any] = {"pk__gt": cursor}
     if status is not None:
         filters["status"] = status.value
     if stalled is not None:
         filters["stalled_at__isnull"] = not stalled
     rows = list(
         Parcel.objects.filter(shop=request_shop(request), **filters)
-        .prefetch_related("legs", "lines")
+        .prefetch_related("legs", "lines__order_line")
         .order_by("pk")[: limit + 1]
     )
     more = len(rows) > limit
@@ -406,18 +476,32 @@ class LegIn(In):
 
 @router.post(
     "/parcels/{parcel_id}/legs",
-    response={201: LegOut, **_problems(401, 404, 409, 422)},
+    response={201: LegOut, **_problems(400, 401, 404, 409), 422: NotDetectedProblem},
     summary="Follow a parcel's hand-off to a destination carrier",
     operation_id="parcel_leg_add",
 )
-def add_leg(request: HttpRequest, parcel_id: int = ParcelId, *, payload: LegIn) -> HttpResponse:
-    leg = services.leg_add(
-        shop=request_shop(request),
-        parcel_id=parcel_id,
-        carrier=payload.carrier or "",
-        tracking_number=payload.tracking_number,
-    )
-    return json_response(_leg_data(leg), status=201)
+def add_leg(
+    request: HttpRequest,
+    parcel_id: int = ParcelId,
+    *,
+    payload: LegIn,
+    idempotency_key: str | None = IdempotencyKey,
+) -> HttpResponse:
+    shop = request_shop(request)
+
+    def handler() -> HttpResponse:
+        try:
+            leg = services.leg_add(
+                shop=shop,
+                parcel_id=parcel_id,
+                carrier=payload.carrier or "",
+                tracking_number=payload.tracking_number,
+            )
+        except CarrierNotDetected as exc:
+            return _not_detected(exc, "carrier")
+        return json_response(_leg_data(leg), status=201)
+
+    return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
 
 
 def _leg_data(leg: ParcelLeg) -> dict[str, Any]:
@@ -487,7 +571,7 @@ def _account_data(account: CarrierAccount) -> dict[str, Any]:
 
 @router.post(
     "/carrier-accounts",
-    response={201: AccountCreatedOut, **_problems(401, 422)},
+    response={201: AccountCreatedOut, **_problems(400, 401, 422)},
     summary="Add a carrier account (credentials stored encrypted)",
     operation_id="carrier_account_create",
 )
@@ -529,7 +613,7 @@ def list_accounts(request: HttpRequest) -> HttpResponse:
 
 @router.delete(
     "/carrier-accounts/{account_id}",
-    response={204: None, **_problems(401, 404)},
+    response={204: None, **_problems(401, 404, 422)},
     summary="Remove a carrier account (its parcels stop being polled)",
     operation_id="carrier_account_delete",
 )
@@ -541,26 +625,45 @@ def delete_account(request: HttpRequest, account_id: int = AccountId) -> HttpRes
 # --- push ---------------------------------------------------------------------------------
 
 
+class InvalidSignature(DomainError):
+    """A push without a valid signature of an active carrier account."""
+
+    code = "invalid-signature"
+    status = 401
+
+
 class CarrierSignature(APIKeyHeader):
     """``X-Suivi-Signature: t=…,v1=…`` over the body with the account's push secret."""
 
     param_name = "X-Suivi-Signature"
+    openapi_description = (
+        "The carrier account's push secret signs the body: send `X-Suivi-Account: <account "
+        'id>` and `X-Suivi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw '
+        "body>\">`, t within five minutes of the server's clock."
+    )
 
-    def authenticate(self, request: HttpRequest, key: str | None) -> CarrierAccount | None:
-        if not key or len(request.body) > MAX_PUSH_BYTES:
-            return None
+    def authenticate(self, request: HttpRequest, key: str | None) -> CarrierAccount:
+        if len(request.body) > MAX_PUSH_BYTES:
+            # Said as such (413), not as a signature mismatch the sender would chase.
+            raise RequestDataTooBig("push body over MAX_PUSH_BYTES")
         account_id = request.headers.get("X-Suivi-Account", "")
-        if not account_id.isdigit() or len(account_id) > 18:
-            return None
-        account = (
-            CarrierAccount.objects.select_related("shop")
-            .filter(pk=int(account_id), is_active=True)
-            .first()
-        )
-        if account is None:
-            return None
-        return (
-            account if verify_signature(services.push_secret(account), key, request.body) else None
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if key and account_id.isascii() and account_id.isdigit() and len(account_id) <= 18:
+            account = (
+                CarrierAccount.objects.select_related("shop")
+                .filter(pk=int(account_id), is_active=True)
+                .first()
+            )
+            if account is not None and verify_signature(
+                services.push_secret(account), key, request.body
+            ):
+                return account
+        # One answer for every failure (which one it was is not told), and not the shop
+        # API key's 401: carriers sign, they have no key.
+        raise InvalidSignature(
+            "Sign the body with an active carrier account's push secret: X-Suivi-Account: "
+            "<account id>, X-Suivi-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+            "'<t>.<body>'>, t within five minutes."
         )
 
 
@@ -578,14 +681,19 @@ def verify_signature(secret: str, header: str, body: bytes, *, now: float | None
     for item in header.split(","):
         name, _, value = item.strip().partition("=")
         parts.setdefault(name, []).append(value)
-    try:
-        t = int(parts.get("t", [""])[0])
-    except ValueError:
+    stamp = parts.get("t", [""])[0]
+    # Unix seconds: ASCII digits, and few of them (a huge integer cannot become a float).
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         return False
-    if abs((now or time.time()) - t) > SIGNATURE_TOLERANCE:
+    t = int(stamp)
+    if abs((time.time() if now is None else now) - t) > SIGNATURE_TOLERANCE:
         return False
     expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return any(hmac.compare_digest(expected, given) for given in parts.get("v1", []))
+    # As bytes: compare_digest refuses str with non-ASCII characters (a header may have them).
+    return any(
+        hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+        for given in parts.get("v1", [])
+    )
 
 
 class PushEvent(BaseModel):
@@ -612,11 +720,28 @@ class PushEvent(BaseModel):
         None, description='{"carrier": …, "tracking_number": …} of the destination carrier.'
     )
 
+    @field_validator("handoff")
+    @classmethod
+    def _handoff(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return None
+        carrier, number = value.get("carrier", ""), value.get("tracking_number", "")
+        if set(value) - {"carrier", "tracking_number"} or not carrier or not number:
+            raise ValueError('must be {"carrier": …, "tracking_number": …}')
+        if not services.is_known_carrier(carrier):
+            raise ValueError(f"unknown carrier {carrier!r}")
+        if not 4 <= len(detection.normalise(number)) <= 64:
+            raise ValueError("the tracking number has 4 to 64 characters")
+        return value
+
     @field_validator("occurred_at", "eta", "pickup_deadline")
     @classmethod
     def _offset(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError("needs its UTC offset (e.g. 2026-11-20T09:38:00+01:00)")
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            # Also keeps the instant in UTC representable (year 9999 at -12:00 is not).
+            raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
         return value
 
 
@@ -653,7 +778,10 @@ def _updates(
                 {
                     "index": index,
                     "errors": [
-                        {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+                        {
+                            "field": ".".join(str(p) for p in e["loc"]),
+                            "message": e["msg"].removeprefix("Value error, "),
+                        }
                         for e in exc.errors()
                     ],
                 }
@@ -717,7 +845,7 @@ def _report(report: IngestReport, rejected: list[dict[str, Any]]) -> dict[str, A
 
 @push_router.post(
     "/tracking/events",
-    response={200: PushOut, **_problems(401, 422)},
+    response={200: PushOut, **_problems(400, 401, 413, 422)},
     summary="Push tracking events (Suivi's JSON, HMAC-signed per carrier account)",
     operation_id="tracking_events_push",
     auth=CarrierSignature(),
@@ -734,7 +862,7 @@ def push_events(request: HttpRequest, payload: PushIn) -> HttpResponse:
             status=422,
             detail="No event of the batch is valid.",
             errors=[
-                {"field": f"events[{r['index']}].{e['field']}", "message": e["message"]}
+                {"field": f"events.{r['index']}.{e['field']}", "message": e["message"]}
                 for r in rejected
                 for e in r["errors"]
             ][:100],
@@ -745,7 +873,7 @@ def push_events(request: HttpRequest, payload: PushIn) -> HttpResponse:
 
 @push_router.post(
     "/tracking/webhooks/{account_id}",
-    response={200: PushOut, **_problems(401, 404, 422)},
+    response={200: PushOut, **_problems(401, 404, 413, 422)},
     summary="A carrier's native webhook (UPS Track Alert, AfterShip…)",
     operation_id="tracking_webhook",
     auth=None,
@@ -759,14 +887,14 @@ def carrier_webhook(request: HttpRequest, account_id: int = AccountId) -> HttpRe
     if account is None or connector is None or connector.parse_push is None:
         raise NotFound("No such webhook.", account_id=account_id)
     body = request.body
+    if len(body) > MAX_PUSH_BYTES:
+        raise RequestDataTooBig("webhook body over MAX_PUSH_BYTES")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    if (
-        len(body) > MAX_PUSH_BYTES
-        or connector.verify_push is None
-        or not connector.verify_push(body, headers, services.push_secret(account))
+    if connector.verify_push is None or not connector.verify_push(
+        body, headers, services.push_secret(account)
     ):
         return problem_response(
-            code="unauthorized", status=401, detail="The webhook's signature does not match."
+            code=InvalidSignature.code, status=401, detail="The webhook's signature does not match."
         )
     results = connector.parse_push(body)
     updates = [(account.carrier, r) for r in results if isinstance(r, ShipmentUpdate)]

@@ -18,6 +18,8 @@ Failure contract (the polling layer relies on it):
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,11 +109,30 @@ def retry_after(value: str | None) -> float | None:
     return http.retry_after_seconds(value)
 
 
-def check_status(response: httpx.Response) -> None:
+def rate_limit_reset(value: str | None) -> float | None:
+    """Seconds until a rate window resets, from an ``X-RateLimit-Reset``-style header: a Unix
+    time (anything after 2001-09-09) or a number of seconds; None when unreadable."""
+    try:
+        reset = float(value) if value else None
+    except ValueError:
+        return None
+    if reset is None or not math.isfinite(reset):
+        return None
+    return max(0.0, reset - time.time()) if reset > 10**9 else max(0.0, reset)
+
+
+def check_status(response: httpx.Response, *, reset_headers: Sequence[str] = ()) -> None:
     """Raise the :class:`CarrierFailure` an HTTP status means; other answers are the
-    connector's to read (a 404 can be "unknown number" with a body)."""
+    connector's to read (a 404 can be "unknown number" with a body).
+
+    A 429 without ``Retry-After`` takes its wait from the first of *reset_headers* present
+    (read by :func:`rate_limit_reset`), for carriers that only say when their window resets.
+    """
     status = response.status_code
     wait = retry_after(response.headers.get("Retry-After"))
+    if status == 429 and wait is None and reset_headers:
+        reset = next((v for name in reset_headers if (v := response.headers.get(name))), None)
+        wait = rate_limit_reset(reset)
     excerpt = response.text[:200] if response.content else ""
     if status == 429:
         raise RateLimited(f"rate limited: {excerpt}", status=status, retry_after=wait)
@@ -123,8 +144,21 @@ def check_status(response: httpx.Response) -> None:
         raise AuthenticationFailed(f"authentication refused ({status}): {excerpt}", status=status)
 
 
-def call(method: str, url: str, *, account: Account, **kwargs: Any) -> httpx.Response:
-    """One request to the carrier through the seam, with failures as :class:`CarrierFailure`."""
+def call(
+    method: str,
+    url: str,
+    *,
+    account: Account,
+    reset_headers: Sequence[str] = (),
+    read_error: Callable[[httpx.Response], bool] | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request to the carrier through the seam, with failures as :class:`CarrierFailure`.
+
+    *reset_headers*: see :func:`check_status`. *read_error*: an answer for which it returns
+    True is returned to be read instead of raised (DPD answers its errors as SOAP faults
+    with HTTP 500: :func:`suivi.carriers.common.soap_fault`).
+    """
     try:
         if account.guarded:
             response = _guarded(method, url, account, **kwargs)
@@ -136,7 +170,9 @@ def call(method: str, url: str, *, account: Account, **kwargs: Any) -> httpx.Res
         raise CarrierUnavailable(f"timeout: {exc}") from exc
     except httpx.HTTPError as exc:  # connection refused, reset, protocol error, bad chunking
         raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    check_status(response)
+    if read_error is not None and read_error(response):
+        return response
+    check_status(response, reset_headers=reset_headers)
     return response
 
 

@@ -30,6 +30,11 @@ def connector_code(code: str) -> str:
     return ALIASES.get(code, code)
 
 
+def codes_of(connector: str) -> list[str]:
+    """Every carrier code one connector follows: its own and its brands'."""
+    return [connector, *sorted(alias for alias, target in ALIASES.items() if target == connector)]
+
+
 def get(code: str) -> Connector | None:
     """Return the connector for *code*, or None when Suivi has none (push-only carriers)."""
     return CONNECTORS.get(connector_code(code))

@@ -35,6 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from suivi.carriers import registry
+from suivi.carriers.registry import connector_code
 from suivi.carriers.vocabulary import ShipmentUpdate, Status
 from suivi.carriers.vocabulary import TrackingEvent as Scan
 from suivi.orders.batch import ActionItem, order_apply_actions
@@ -54,8 +55,9 @@ MAX_ITEMS = 1000
 class IngestReport:
     received: int = 0  # events given
     inserted: int = 0  # new events stored
-    duplicates: int = 0
+    duplicates: int = 0  # events of followed numbers already stored (or twice in the call)
     unknown: list[tuple[str, str]] = field(default_factory=list)  # (carrier, number)
+    unknown_events: int = 0  # events of numbers the shop does not follow
     parcels_changed: int = 0
     orders_moved: int = 0
 
@@ -63,6 +65,7 @@ class IngestReport:
         self.received += other.received
         self.inserted += other.inserted
         self.duplicates += other.duplicates
+        self.unknown_events += other.unknown_events
         self.unknown.extend(other.unknown)
         self.parcels_changed += other.parcels_changed
         self.orders_moved += other.orders_moved
@@ -127,7 +130,12 @@ def find_legs(shop: Shop, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, st
         by_number[leg.tracking_number].append(leg)
     for carrier, number in wanted:
         legs = by_number.get(number, [])
-        match = [leg for leg in legs if leg.carrier == carrier] if carrier else legs
+        # A La Poste push reaches a parcel followed as "colissimo": one connector, one number.
+        match = (
+            [leg for leg in legs if connector_code(leg.carrier) == connector_code(carrier)]
+            if carrier
+            else legs
+        )
         if len(match) == 1:
             found[(carrier, number)] = match[0]
     return found
@@ -145,6 +153,7 @@ def ingest(
         raise ValueError(f"at most {MAX_ITEMS} updates per call")
     now = now or timezone.now()
     report = IngestReport(received=sum(len(update.events) for _c, update in items))
+    known_events = 0
     legs = find_legs(shop, ((carrier, update.tracking_number) for carrier, update in items))
     known: list[tuple[ParcelLeg, ShipmentUpdate]] = []
     for carrier, update in items:
@@ -153,6 +162,8 @@ def ingest(
             report.unknown.append((carrier, update.tracking_number))
         else:
             known.append((leg, update))
+            known_events += len(update.events)
+    report.unknown_events = report.received - known_events
     if not known:
         return report
     with transaction.atomic():
@@ -211,7 +222,7 @@ def _apply(
         new = []
     TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
     report.inserted = len(new)
-    report.duplicates = report.received - len(new)
+    report.duplicates = report.received - report.unknown_events - len(new)
     # 2. Fold per parcel.
     new_by_parcel: dict[int, list[_Stored]] = defaultdict(list)
     for row in new:

@@ -49,7 +49,7 @@ def known_carriers() -> frozenset[str]:
     return frozenset(registry.CONNECTORS) | frozenset(registry.ALIASES) | detectable | {OTHER}
 
 
-def _is_known(carrier: str) -> bool:
+def is_known_carrier(carrier: str) -> bool:
     # S10 numbers of other countries name their postal operator "post_<country>".
     return carrier in known_carriers() or re.fullmatch(r"post_[a-z]{2}", carrier) is not None
 
@@ -76,7 +76,7 @@ class ParcelInput:
 def choose_carrier(number: str, carrier: str = "") -> str:
     """The carrier given (checked) or the one the number tells; refuses a guess."""
     if carrier:
-        if not _is_known(carrier):
+        if not is_known_carrier(carrier):
             raise InvalidInput(
                 f"Unknown carrier {carrier!r}.", field="carrier", known=sorted(known_carriers())
             )
@@ -104,11 +104,19 @@ def choose_carrier(number: str, carrier: str = "") -> str:
     )
 
 
+def same_connector(carrier: str) -> list[str]:
+    """*carrier* and the brands one connector follows with it (colissimo, laposte…)."""
+    return registry.codes_of(registry.connector_code(carrier))
+
+
 def account_for(shop: Shop | int, carrier: str) -> CarrierAccount | None:
-    """The shop's active account for *carrier* (the first created), if any."""
+    """The shop's active account for *carrier*'s connector (the first created), if any: a
+    La Poste account follows Colissimo and Chronopost parcels too."""
     shop_id = shop if isinstance(shop, int) else shop.pk
     return (
-        CarrierAccount.objects.filter(shop_id=shop_id, carrier=carrier, is_active=True)
+        CarrierAccount.objects.filter(
+            shop_id=shop_id, carrier__in=same_connector(carrier), is_active=True
+        )
         .order_by("pk")
         .first()
     )
@@ -136,14 +144,14 @@ def _lines_plan(order: Order, inputs: Sequence[ParcelInput]) -> list[list[tuple[
                 found = lines.get(item.line)
                 if found is None:
                     raise InvalidInput(
-                        f"The order has no line {item.line}.", field=f"parcels[{index}].lines"
+                        f"The order has no line {item.line}.", field=f"parcels.{index}.lines"
                     )
                 line = found
                 left = line.quantity_active - line.quantity_collected - packed[line.pk]
                 if not 1 <= item.quantity <= left:
                     raise InvalidInput(
                         f"Line {item.line}: {item.quantity} asked, {left} left to ship.",
-                        field=f"parcels[{index}].lines",
+                        field=f"parcels.{index}.lines",
                         line=item.line,
                         left=left,
                     )
@@ -173,12 +181,12 @@ def parcels_create(
         if not 4 <= len(number) <= 64:
             raise InvalidInput(
                 "A tracking number has 4 to 64 characters.",
-                field=f"parcels[{index}].tracking_number",
+                field=f"parcels.{index}.tracking_number",
             )
         carrier = choose_carrier(number, data.carrier)
         if (carrier, number) in seen:
             raise InvalidInput(
-                f"Parcel {number} is given twice.", field=f"parcels[{index}].tracking_number"
+                f"Parcel {number} is given twice.", field=f"parcels.{index}.tracking_number"
             )
         seen.add((carrier, number))
         prepared.append((data, number, carrier))
@@ -197,6 +205,15 @@ def parcels_create(
                 order_id=order.pk,
                 status=order.status,
             )
+        for _data, number, carrier in prepared:
+            if ParcelLeg.objects.filter(
+                shop=shop, tracking_number=number, carrier__in=same_connector(carrier)
+            ).exists():
+                raise DuplicateParcel(
+                    f"The shop already follows {number} with this carrier.",
+                    order_id=order.pk,
+                    tracking_number=number,
+                )
         plans = _lines_plan(order, [data for data, _n, _c in prepared])
         now = timezone.now()
         created: list[Parcel] = []
@@ -331,7 +348,7 @@ def account_create(
     requests_per_minute: int | None = None,
 ) -> tuple[CarrierAccount, str]:
     """Add a carrier account; return it and its push secret (shown only now)."""
-    if not _is_known(carrier):
+    if not is_known_carrier(carrier):
         raise InvalidInput(f"Unknown carrier {carrier!r}.", field="carrier")
     if requests_per_minute is not None and not 1 <= requests_per_minute <= 100_000:
         raise InvalidInput("1 to 100000 requests per minute.", field="requests_per_minute")
@@ -361,7 +378,7 @@ def _attach_legs(account: CarrierAccount) -> None:
     if registry.get(account.carrier) is None:
         return
     ParcelLeg.objects.filter(
-        shop_id=account.shop_id, carrier=account.carrier, account__isnull=True
+        shop_id=account.shop_id, carrier__in=same_connector(account.carrier), account__isnull=True
     ).exclude(parcel__status__in=["delivered", "returned", "expired"]).update(
         account=account, next_poll_at=timezone.now()
     )

@@ -11,6 +11,7 @@ The strategies are driven with Hypothesis directly: schemathesis' pytest integra
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -24,12 +25,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from suivi.carriers.vocabulary import Status
+from suivi.shipments import services
+from suivi.shipments.ingest import ingest
+from suivi.shipments.tests.factories import scan, update
 from suivi.shops.models import Shop
 from suivi.shops.services import IssuedApiKey
 from suivi.testing import make_order
 
 # Examples per operation and strategy (documented examples, valid, then invalid data):
-# 9 operations x 3-4 strategies x this many requests: 15-30 s on a busy 2-core machine.
+# 47 operations x 3-4 strategies x this many requests: about 100 s on a busy 2-core machine.
 EXAMPLES = 15
 CHECKS = [
     not_a_server_error,
@@ -50,10 +55,26 @@ def test_no_generated_request_gets_a_server_error_or_breaks_the_schema(
     for shop in (shop_a, shop_b, shop_a):
         make_order(shop, paid=True)
         make_order(shop)
+    # Tracking: a shipped order of each shop (parcels 1 and 2), a timeline on parcel 1 and
+    # a carrier account (1), so that the tracking reads return real parcels and events.
+    for shop in (shop_a, shop_b):
+        order = make_order(shop, paid=True)
+        services.parcels_create(
+            shop=shop,
+            order_id=order.pk,
+            parcels=[services.ParcelInput(tracking_number="6A12345678901", carrier="laposte")],
+        )
+    when = datetime(2026, 11, 18, 8, tzinfo=timezone(timedelta(hours=1)))
+    ingest(
+        shop_a,
+        [("laposte", update("6A12345678901", scan("6A12345678901", Status.IN_TRANSIT, when)))],
+        source="push",
+    )
+    services.account_create(shop=shop_a, carrier="laposte", credentials={"api_key": "k"})
     schema = schemathesis.openapi.from_url(f"{live_server.url}/api/v1/openapi.json")
     headers = {"Authorization": f"Bearer {key_a.secret}"}
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 35  # 11 order operations, 24 notification ones
+    assert len(operations) == 47  # 11 order operations, 24 notification ones, 12 tracking ones
 
     for operation in operations:
         # The documented examples first (they reach the success paths), then generated

@@ -23,29 +23,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 import re
-import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import httpx
-
-from suivi.carriers.base import (
-    Account,
-    CarrierUnavailable,
-    Connector,
-    RateLimited,
-    Result,
-    check_status,
-    localize,
-    retry_after,
-    unusable,
+from suivi.carriers.base import Account, Connector, Result, call, unusable
+from suivi.carriers.common import (
+    as_dict,
+    as_list,
+    aware_time,
+    last_moved,
+    read_json,
+    text,
 )
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
-from suivi.core import http
 
 MAX_NUMBERS_PER_CALL = 1
 API_VERSION = "2025-04"
@@ -162,6 +155,8 @@ _ALPHA2: Mapping[str, str] = {
 
 _FINAL_TAGS = frozenset({"Delivered", "Expired"})
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# A 429 without Retry-After: AfterShip says when its rate window resets (a Unix time).
+RESET_HEADERS = ("X-RateLimit-Reset", "RateLimit-Reset")
 _ERROR_KINDS: Mapping[int, str] = {
     4004: "unknown_number",
     4005: "invalid_number",
@@ -170,35 +165,9 @@ _ERROR_KINDS: Mapping[int, str] = {
 }
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _country(raw: dict[str, Any], *names: str) -> str:
-    code = next((_text(raw.get(n)).upper() for n in names if _text(raw.get(n))), "")
+    code = next((text(raw.get(n)).upper() for n in names if text(raw.get(n))), "")
     return _ALPHA2.get(code, code)
-
-
-def _time(value: Any, country: str) -> datetime | None:
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        return parsed if parsed.utcoffset() is not None else None
-    # The carrier gave a bare local time: a single-zone country gives it its offset.
-    return localize(parsed, country=country) if len(country) == 2 else None
 
 
 def _number(value: Any) -> float | None:
@@ -213,7 +182,7 @@ def _coordinates(raw: dict[str, Any]) -> tuple[float | None, float | None]:
     if isinstance(point, dict):
         latitude, longitude = _number(point.get("latitude")), _number(point.get("longitude"))
     else:  # legacy v4: "coordinates": [latitude, longitude]
-        pair = _list(raw.get("coordinates"))
+        pair = as_list(raw.get("coordinates"))
         latitude, longitude = (
             (_number(pair[0]), _number(pair[1])) if len(pair) == 2 else (None, None)
         )
@@ -225,15 +194,16 @@ def _coordinates(raw: dict[str, Any]) -> tuple[float | None, float | None]:
 def _event(number: str, raw: Any) -> TrackingEvent | None:
     if not isinstance(raw, dict):
         return None
-    tag, subtag = _text(raw.get("tag")), _text(raw.get("subtag"))
+    tag, subtag = text(raw.get("tag")), text(raw.get("subtag"))
     mapped = CODES.get(subtag) or CODES.get(tag)
     country = _country(raw, "country_region", "country_iso3")
-    occurred = _time(raw.get("checkpoint_time"), country)
+    # A bare local time (as the carrier gave it) takes the offset of a single-zone country.
+    occurred = aware_time(raw.get("checkpoint_time"), country=country)
     if mapped is None or occurred is None:
         return None  # kept out: no known tag, or a time we cannot place
     status, reason = mapped
-    location = _text(raw.get("location")) or ", ".join(
-        p for p in (_text(raw.get("city")), _text(raw.get("state")), _text(raw.get("zip"))) if p
+    location = text(raw.get("location")) or ", ".join(
+        p for p in (text(raw.get("city")), text(raw.get("state")), text(raw.get("zip"))) if p
     )
     latitude, longitude = _coordinates(raw)
     return TrackingEvent(
@@ -242,7 +212,7 @@ def _event(number: str, raw: Any) -> TrackingEvent | None:
         reason=reason,
         occurred_at=occurred,
         raw_code=subtag or tag,
-        raw_label=_text(raw.get("message")) or _text(raw.get("subtag_message")),
+        raw_label=text(raw.get("message")) or text(raw.get("subtag_message")),
         location=location,
         country=country,
         latitude=latitude,
@@ -253,46 +223,36 @@ def _event(number: str, raw: Any) -> TrackingEvent | None:
 def _estimated_delivery(tracking: dict[str, Any]) -> datetime | None:
     country = _country(tracking, "destination_country_region", "destination_country_iso3")
     candidates = [
-        _dict(tracking.get("latest_estimated_delivery")).get("datetime"),
-        _dict(tracking.get("courier_estimated_delivery_date")).get("estimated_delivery_date"),
-        _dict(tracking.get("aftership_estimated_delivery_date")).get("estimated_delivery_date"),
+        as_dict(tracking.get("latest_estimated_delivery")).get("datetime"),
+        as_dict(tracking.get("courier_estimated_delivery_date")).get("estimated_delivery_date"),
+        as_dict(tracking.get("aftership_estimated_delivery_date")).get("estimated_delivery_date"),
         tracking.get("expected_delivery"),  # legacy v4
     ]
-    return next((t for t in (_time(c, country) for c in candidates) if t is not None), None)
+    found = (aware_time(c, country=country) for c in candidates)
+    return next((t for t in found if t is not None), None)
 
 
 def _update(tracking: dict[str, Any], number: str = "") -> ShipmentUpdate:
-    number = number or _text(tracking.get("tracking_number"))
-    events = [e for e in (_event(number, raw) for raw in _list(tracking.get("checkpoints"))) if e]
-    slug, service = _text(tracking.get("slug")), _text(tracking.get("shipment_type"))
+    number = number or text(tracking.get("tracking_number"))
+    events = [e for e in (_event(number, raw) for raw in as_list(tracking.get("checkpoints"))) if e]
+    slug, service = text(tracking.get("slug")), text(tracking.get("shipment_type"))
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
         estimated_delivery=_estimated_delivery(tracking),
         carrier_product=f"{slug}: {service}" if slug and service else slug or service,
-        is_final=_text(tracking.get("tag")) in _FINAL_TAGS
-        or _text(tracking.get("subtag")) == "Exception_011",
+        is_final=text(tracking.get("tag")) in _FINAL_TAGS
+        or text(tracking.get("subtag")) == "Exception_011",
     )
 
 
-def _latest(update: ShipmentUpdate) -> datetime:
-    return max((e.occurred_at for e in update.events), default=_EPOCH)
-
-
-_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
-
-
-def _load(body: bytes) -> Any:
-    return json.loads(body)
-
-
 def _answer(data: dict[str, Any], number: str, slug: str) -> list[Result]:
-    meta = _dict(data.get("meta"))
+    meta = as_dict(data.get("meta"))
     code = meta.get("code")
     if isinstance(code, int) and not isinstance(code, bool) and code not in (200, 201):
-        message = _text(meta.get("message")) or f"AfterShip meta.code {code}"
+        message = text(meta.get("message")) or f"AfterShip meta.code {code}"
         return [TrackingError(number, _ERROR_KINDS.get(code, "carrier_error"), message)]
-    body = _dict(data.get("data"))
+    body = as_dict(data.get("data"))
     if isinstance(body.get("tracking"), dict):  # legacy v4: one tracking
         trackings = [body["tracking"]]
     elif isinstance(body.get("trackings"), list):
@@ -300,11 +260,11 @@ def _answer(data: dict[str, Any], number: str, slug: str) -> list[Result]:
     else:
         return unusable("the answer has no tracking")
     if slug:
-        trackings = [t for t in trackings if _text(t.get("slug")) == slug]
+        trackings = [t for t in trackings if text(t.get("slug")) == slug]
     if not trackings:
         return [TrackingError(number, "unknown_number", "AfterShip does not track this number")]
     # The same number may be tracked with several couriers: the one that moved last wins.
-    return [max((_update(t, number) for t in trackings), key=_latest)]
+    return [max((_update(t, number) for t in trackings), key=last_moved)]
 
 
 def parse(body: bytes) -> list[Result]:
@@ -313,10 +273,9 @@ def parse(body: bytes) -> list[Result]:
 
 
 def _parse(body: bytes, number: str, slug: str) -> list[Result]:
-    try:
-        data = _load(body)
-    except (ValueError, RecursionError) as exc:
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict):
         return unusable("the answer is not an object")
     return _answer(data, number, slug)
@@ -324,11 +283,10 @@ def _parse(body: bytes, number: str, slug: str) -> list[Result]:
 
 def parse_push(body: bytes) -> list[Result]:
     """Parse a webhook body ``{event, msg: tracking, ts}``; never raises."""
-    try:
-        data = _load(body)
-    except (ValueError, RecursionError) as exc:
-        return unusable(f"the webhook body is not usable JSON: {exc}")
-    tracking = _dict(data).get("msg")
+    data, problem = read_json(body, "the webhook body")
+    if problem:
+        return unusable(problem)
+    tracking = as_dict(data).get("msg")
     if not isinstance(tracking, dict):
         return unusable("the webhook body has no tracking (msg)")
     update = _update(tracking)
@@ -354,25 +312,22 @@ def _trackings(data: Any) -> list[Any]:
         return []
     if isinstance(data.get("msg"), dict):
         return [data["msg"]]
-    inner = _dict(data.get("data"))
+    inner = as_dict(data.get("data"))
     if isinstance(inner.get("tracking"), dict):
         return [inner["tracking"]]
-    return _list(inner.get("trackings"))
+    return as_list(inner.get("trackings"))
 
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Tags and subtags in *body* (API answer or webhook) that :data:`CODES` does not map."""
-    try:
-        data = _load(body)
-    except (ValueError, RecursionError):
-        return set()
+    data, _ = read_json(body)
     found: set[str] = set()
     for tracking in _trackings(data):
-        for checkpoint in _list(_dict(tracking).get("checkpoints")):
+        for checkpoint in as_list(as_dict(tracking).get("checkpoints")):
             if not isinstance(checkpoint, dict):
                 continue
             for name in ("tag", "subtag"):
-                code = _text(checkpoint.get(name))
+                code = text(checkpoint.get(name))
                 if code and code not in CODES:
                     found.add(code)
     return found
@@ -387,34 +342,6 @@ def split(number: str) -> tuple[str, str]:
     return "", number.strip()
 
 
-def _reset_seconds(headers: httpx.Headers) -> float | None:
-    """Seconds until AfterShip's rate window resets (``X-RateLimit-Reset``: a Unix time)."""
-    value = headers.get("X-RateLimit-Reset") or headers.get("RateLimit-Reset")
-    try:
-        reset = float(value) if value else None
-    except ValueError:
-        return None
-    if reset is None or not math.isfinite(reset):
-        return None
-    return max(0.0, reset - time.time()) if reset > 10**9 else max(0.0, reset)
-
-
-def _request(url: str, *, account: Account, **kwargs: Any) -> httpx.Response:
-    """``base.call``, plus AfterShip's ``X-RateLimit-Reset`` when a 429 has no Retry-After."""
-    try:
-        response = http.request("GET", url, timeout=account.timeout, **kwargs)
-    except httpx.TimeoutException as exc:
-        raise CarrierUnavailable(f"timeout: {exc}") from exc
-    except httpx.HTTPError as exc:
-        raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code == 429 and retry_after(response.headers.get("Retry-After")) is None:
-        excerpt = response.text[:200] if response.content else ""
-        wait = _reset_seconds(response.headers)
-        raise RateLimited(f"rate limited: {excerpt}", status=429, retry_after=wait)
-    check_status(response)
-    return response
-
-
 def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     """Ask AfterShip about one number (``"slug:number"`` or a bare number).
 
@@ -427,9 +354,11 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     asked = numbers[0]
     slug, number = split(asked)
     params = {"tracking_numbers": number, **({"slug": slug} if slug else {})}
-    response = _request(
+    response = call(
+        "GET",
         f"{account.base_url.rstrip('/')}/tracking/{API_VERSION}/trackings",
         account=account,
+        reset_headers=RESET_HEADERS,
         params=params,
         headers={"as-api-key": account.credential("api_key"), "Accept": "application/json"},
     )

@@ -26,13 +26,13 @@ out rather than given a guessed offset.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
 from suivi.carriers.base import Account, Connector, Result, call, localize, unusable
+from suivi.carriers.common import as_dict, for_number, read_json, text
 from suivi.carriers.vocabulary import (
     TERMINAL,
     Reason,
@@ -247,16 +247,8 @@ def classify(status_code: str, text: str) -> str:
     return status_code
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
+    return text(value, numbers=True)  # a JSON number is read as its text too
 
 
 def _status_code(event: dict[str, Any]) -> str:
@@ -272,7 +264,7 @@ class _Context:
 
 
 def _country(place: Any) -> str:
-    return _text(_obj(_obj(place).get("address")).get("countryCode")).upper()
+    return _text(as_dict(as_dict(place).get("address")).get("countryCode")).upper()
 
 
 def _aware(value: Any, *, country: str, context: _Context, noon_if_date: bool) -> datetime | None:
@@ -306,7 +298,7 @@ def _event(raw: Any, number: str, context: _Context) -> TrackingEvent | None:
     status_text = _text(raw.get("status"))
     words = " ".join(filter(None, (description, status_text, _text(raw.get("remark")))))
     raw_code = classify(code, words)
-    address = _obj(_obj(raw.get("location")).get("address"))
+    address = as_dict(as_dict(raw.get("location")).get("address"))
     country = _text(address.get("countryCode")).upper()
     occurred = _aware(raw.get("timestamp"), country=country, context=context, noon_if_date=False)
     if occurred is None:
@@ -331,7 +323,7 @@ def _estimated(shipment: dict[str, Any], context: _Context) -> datetime | None:
     """The promised delivery: ``estimatedTimeOfDelivery``, else the end of the estimated
     window. A bare date becomes local noon at the destination (a day marker: noon keeps the
     same calendar day wherever it is shown, within ±12 hours)."""
-    frame = _obj(shipment.get("estimatedDeliveryTimeFrame"))
+    frame = as_dict(shipment.get("estimatedDeliveryTimeFrame"))
     destination = _country(shipment.get("destination"))
     for value in (
         shipment.get("estimatedTimeOfDelivery"),
@@ -360,7 +352,7 @@ def _shipment(item: Any) -> ShipmentUpdate | TrackingError:
         raw_events = [item["status"]] if isinstance(item.get("status"), dict) else []
     events = [e for e in (_event(raw, number, context) for raw in raw_events) if e is not None]
     latest = max(events, key=lambda e: e.occurred_at, default=None)
-    product = _text(_obj(_obj(item.get("details")).get("product")).get("productName"))
+    product = _text(as_dict(as_dict(item.get("details")).get("product")).get("productName"))
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
@@ -382,10 +374,9 @@ def _problem(data: dict[str, Any]) -> list[Result]:
 
 def parse(body: bytes) -> list[Result]:
     """Parse a Unified Tracking answer; bad data gives errors, never raises."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict):
         return unusable("the answer is not an object")
     shipments = data.get("shipments")
@@ -400,39 +391,16 @@ def parse(body: bytes) -> list[Result]:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Status codes in *body* that :data:`STATUS_CODES` does not know (tests, monitoring)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return set()
-    shipments = _obj(data).get("shipments")
+    data, _ = read_json(body)
+    shipments = as_dict(data).get("shipments")
     found: set[str] = set()
     for shipment in shipments if isinstance(shipments, list) else []:
-        shipment = _obj(shipment)
+        shipment = as_dict(shipment)
         events = shipment.get("events")
         for event in [shipment.get("status"), *(events if isinstance(events, list) else [])]:
             if isinstance(event, dict) and _status_code(event) not in STATUS_CODES:
                 found.add(_status_code(event))
     return found
-
-
-def _same_number(a: str, b: str) -> bool:
-    return a.replace(" ", "").upper() == b.replace(" ", "").upper()
-
-
-def _for_number(results: list[Result], number: str) -> list[Result]:
-    """One result for the number asked: the shipment whose id it is (else the first one,
-    e.g. a piece number answered by its shipment), under the number asked."""
-    updates = [r for r in results if isinstance(r, ShipmentUpdate)]
-    if not updates:
-        return [
-            dataclasses.replace(r, tracking_number=number)
-            if isinstance(r, TrackingError) and r.code != "carrier_error"
-            else r
-            for r in results
-        ][:1]
-    chosen = next((u for u in updates if _same_number(u.tracking_number, number)), updates[0])
-    events = tuple(dataclasses.replace(e, tracking_number=number) for e in chosen.events)
-    return [dataclasses.replace(chosen, tracking_number=number, events=events)]
 
 
 def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
@@ -448,7 +416,7 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
         params={"trackingNumber": number, "language": "en"},
         headers={"DHL-API-Key": account.credential("api_key"), "Accept": "application/json"},
     )
-    return _for_number(parse(response.content), number)
+    return for_number(parse(response.content), number)
 
 
 CONNECTOR = Connector(

@@ -24,19 +24,12 @@ then applies to the one number of the call) and :func:`fetch` fills it in.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from xml.etree import ElementTree
-from xml.parsers import expat
 from xml.sax.saxutils import escape
-
-import httpx
 
 from suivi.carriers.base import (
     Account,
@@ -44,11 +37,11 @@ from suivi.carriers.base import (
     CarrierUnavailable,
     Connector,
     Result,
-    check_status,
+    call,
     localize,
 )
+from suivi.carriers.common import TokenCache, find, local_name, safe_xml, soap_fault
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
-from suivi.core import http
 
 MAX_NUMBERS_PER_CALL = 1  # getTrackingData takes one parcelLabelNumber
 LOGIN_PATH = "/soap/services/LoginService/V2_1"
@@ -103,51 +96,11 @@ _LOCATION_COUNTRY = re.compile(r"\(([A-Za-z]{2})\)\s*$")
 _DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%d/%m/%Y, %H:%M", "%d.%m.%Y %H:%M")
 
 
-# --- XML, read safely -------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    """A DTD or entity declaration: refused before anything is expanded."""
-
-
-# What reading arbitrary bytes as XML can raise: malformed input, an unknown declared
-# encoding, absurd nesting.
-_XML_ERRORS = (expat.ExpatError, ElementTree.ParseError, ValueError, LookupError, RecursionError)
-
-
-def _refuse(*_: object) -> None:
-    raise _Refused
-
-
-def _xml(body: bytes) -> ElementTree.Element | str:
-    """The parsed document, or why it is refused: no DOCTYPE or ENTITY (in any encoding),
-    nothing but well-formed XML."""
-    lowered = body.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
-        return "the answer declares a DOCTYPE or an ENTITY; refused"
-    guard = expat.ParserCreate()
-    guard.StartDoctypeDeclHandler = _refuse
-    guard.EntityDeclHandler = _refuse
-    try:
-        guard.Parse(body, True)
-        # Safe: no DTD (checked just above, by expat itself), so no entity to expand.
-        return ElementTree.fromstring(body)  # noqa: S314
-    except _Refused:
-        return "the answer declares a DOCTYPE or an ENTITY; refused"
-    except _XML_ERRORS as exc:
-        return f"the answer is not usable XML: {exc}"
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _find(root: ElementTree.Element, name: str) -> ElementTree.Element | None:
-    return next((el for el in root.iter() if _local(el.tag) == name), None)
+# --- XML --------------------------------------------------------------------------------
 
 
 def _children(parent: ElementTree.Element | None, name: str) -> list[ElementTree.Element]:
-    return [] if parent is None else [el for el in parent if _local(el.tag) == name]
+    return [] if parent is None else [el for el in parent if local_name(el.tag) == name]
 
 
 def _child_text(parent: ElementTree.Element | None, name: str) -> str:
@@ -223,13 +176,13 @@ def _event(number: str, info: ElementTree.Element) -> TrackingEvent | None:
 
 
 def _fault(number: str, fault: ElementTree.Element) -> _Reading:
-    auth = _find(fault, "authenticationFault")
+    auth = find(fault, "authenticationFault")
     if auth is not None:
         code = _child_text(auth, "errorCode")
         message = _child_text(auth, "errorMessage") or "authentication refused"
         text = f"{code}: {message}" if code else message
         return _Reading([TrackingError(number, "carrier_error", text)], "auth", text)
-    detail = _find(fault, "faults")
+    detail = find(fault, "faults")
     if detail is not None:
         code = _child_text(detail, "faultCode")
         message = _child_text(detail, "message") or "DPD refused the request"
@@ -240,13 +193,13 @@ def _fault(number: str, fault: ElementTree.Element) -> _Reading:
 
 
 def _read(body: bytes, number: str) -> _Reading:
-    root = _xml(body)
+    root = safe_xml(body)
     if isinstance(root, str):
         return _Reading([TrackingError(number, "carrier_error", root)])
-    fault = _find(root, "Fault")
+    fault = find(root, "Fault")
     if fault is not None:
         return _fault(number, fault)
-    result = _find(root, "trackingresult")
+    result = find(root, "trackingresult")
     if result is None:
         return _Reading(
             [TrackingError(number, "carrier_error", "the answer has no trackingresult")]
@@ -276,58 +229,18 @@ def parse(body: bytes) -> list[Result]:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Status codes in *body* (events and shipment) that :data:`CODES` does not map."""
-    root = _xml(body)
+    root = safe_xml(body)
     if isinstance(root, str):
         return set()
     return {
         _child_text(el, "status")
         for el in root.iter()
-        if _local(el.tag) in ("statusInfo", "shipmentInfo")
+        if local_name(el.tag) in ("statusInfo", "shipmentInfo")
         and _child_text(el, "status") not in CODES
     }
 
 
 # --- Calls ------------------------------------------------------------------------------
-
-
-def _soap_call(url: str, *, account: Account, content: bytes, action: str) -> httpx.Response:
-    """:func:`suivi.carriers.base.call` for SOAP: the same failures, except that an HTTP 500
-    carrying a SOAP fault is DPD's way of answering an error and is returned to be read."""
-    try:
-        response = http.request(
-            "POST",
-            url,
-            timeout=account.timeout,
-            content=content,
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
-        )
-    except httpx.TimeoutException as exc:
-        raise CarrierUnavailable(f"timeout: {exc}") from exc
-    except httpx.HTTPError as exc:  # connection refused, reset, cut short
-        raise CarrierUnavailable(f"{type(exc).__name__}: {exc}") from exc
-    if response.status_code == 500:
-        root = _xml(response.content)
-        if not isinstance(root, str) and _find(root, "Fault") is not None:
-            return response
-    check_status(response)
-    return response
-
-
-# Tokens per (base URL, delisId, password digest). DPD documents a token valid for a day
-# and asks not to call getAuth for each request; a refused token is renewed once.
-_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
-_TOKEN_LIFETIME = 12 * 3600.0
-
-
-def clear_token_cache() -> None:
-    """Forget every cached auth token (tests, credential rotation)."""
-    with _TOKENS_LOCK:
-        _TOKENS.clear()
-
-
-def _token_key(account: Account, delis_id: str, password: str) -> tuple[str, str, str]:
-    return (account.base_url.rstrip("/"), delis_id, hashlib.sha256(password.encode()).hexdigest())
 
 
 def login_envelope(delis_id: str, password: str) -> bytes:
@@ -355,39 +268,58 @@ def tracking_envelope(delis_id: str, token: str, number: str) -> bytes:
     ).encode()
 
 
-def _new_token(account: Account, delis_id: str, password: str) -> str:
-    response = _soap_call(
-        f"{account.base_url.rstrip('/')}{LOGIN_PATH}",
+def _soap_call(account: Account, path: str, content: bytes, action: str) -> bytes:
+    """A SOAP request; an HTTP 500 carrying a SOAP fault is DPD's way of answering an error
+    and is returned to be read, other failures raise as with any call."""
+    response = call(
+        "POST",
+        f"{account.base_url.rstrip('/')}{path}",
         account=account,
-        content=login_envelope(delis_id, password),
-        action=f"{NS_LOGIN}/getAuth",
+        content=content,
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action},
+        read_error=soap_fault,
     )
-    root = _xml(response.content)
+    return response.content
+
+
+# DPD documents a token valid for a day; it is kept for half of that.
+_TOKEN_LIFETIME = 12 * 3600.0
+
+
+def _login(account: Account) -> tuple[str, float]:
+    """A new ``getAuth`` token and how long it is kept."""
+    delis_id, password = account.credential("delis_id"), account.credential("password")
+    body = _soap_call(
+        account, LOGIN_PATH, login_envelope(delis_id, password), f"{NS_LOGIN}/getAuth"
+    )
+    root = safe_xml(body)
     if isinstance(root, str):
         raise CarrierUnavailable(f"DPD login answer: {root}")
-    fault = _find(root, "Fault")
+    fault = find(root, "Fault")
     if fault is not None:
         reading = _fault("", fault)
         if reading.failure == "auth":
             raise AuthenticationFailed(f"DPD refused the login: {reading.message}")
         raise CarrierUnavailable(f"DPD login failed: {reading.message}")
-    token = _find(root, "authToken")
+    token = find(root, "authToken")
     if token is None or not (token.text or "").strip():
         raise CarrierUnavailable("DPD login answer has no authToken")
-    return (token.text or "").strip()
+    return (token.text or "").strip(), _TOKEN_LIFETIME
 
 
-def _token(account: Account, delis_id: str, password: str) -> tuple[str, bool]:
-    """A token and whether it was just issued (a cached one may have expired at DPD)."""
-    key = _token_key(account, delis_id, password)
-    with _TOKENS_LOCK:
-        cached = _TOKENS.get(key)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0], False
-    token = _new_token(account, delis_id, password)
-    with _TOKENS_LOCK:
-        _TOKENS[key] = (token, time.monotonic() + _TOKEN_LIFETIME)
-    return token, True
+class _TokenRefused(AuthenticationFailed):
+    """An ``authenticationFault`` answering a tracking call: the token (or password) refused."""
+
+
+# Tokens per (base URL, delisId, password digest): DPD asks not to call getAuth for each
+# request. A refused cached token is renewed once, a refused fresh one is the account's.
+TOKENS = TokenCache(
+    _login,
+    credentials=("delis_id", "password"),
+    margin=0.0,
+    refused=lambda exc: isinstance(exc, _TokenRefused),
+    retry_fresh=False,
+)
 
 
 def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
@@ -402,25 +334,19 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
         raise ValueError("DPD getTrackingData takes exactly one parcel number per call")
     number = numbers[0]
     delis_id = account.credential("delis_id")
-    password = account.credential("password")
-    while True:
-        token, fresh = _token(account, delis_id, password)
-        response = _soap_call(
-            f"{account.base_url.rstrip('/')}{TRACKING_PATH}",
-            account=account,
-            content=tracking_envelope(delis_id, token, number),
-            action=f"{NS_TRACKING}/getTrackingData",
-        )
-        reading = _read(response.content, number)
+
+    def send(token: str) -> _Reading:
+        envelope = tracking_envelope(delis_id, token, number)
+        body = _soap_call(account, TRACKING_PATH, envelope, f"{NS_TRACKING}/getTrackingData")
+        reading = _read(body, number)
         if reading.failure == "auth":
-            with _TOKENS_LOCK:
-                _TOKENS.pop(_token_key(account, delis_id, password), None)
-            if fresh:
-                raise AuthenticationFailed(f"DPD refused a fresh token: {reading.message}")
-            continue  # the cached token expired: log in again, once
-        if reading.failure == "server":
-            raise CarrierUnavailable(f"DPD server fault: {reading.message}", status=500)
-        return reading.results
+            raise _TokenRefused(f"DPD refused a fresh token: {reading.message}")
+        return reading
+
+    reading = TOKENS.authorized(account, send)
+    if reading.failure == "server":
+        raise CarrierUnavailable(f"DPD server fault: {reading.message}", status=500)
+    return reading.results
 
 
 CONNECTOR = Connector(

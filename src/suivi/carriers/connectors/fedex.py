@@ -1,8 +1,8 @@
 """FedEx Track API (REST): OAuth client credentials, up to 30 numbers per call.
 
 ``POST {base}/oauth/token`` (form ``grant_type=client_credentials&client_id&client_secret``)
-gives a bearer token, cached per account in this process until shortly before it expires
-and fetched again after a 401. ``POST {base}/track/v1/trackingnumbers`` with
+gives a bearer token, cached per account in this process until a minute before it expires
+and fetched again after a 401 (:class:`~suivi.carriers.common.TokenCache`). ``POST {base}/track/v1/trackingnumbers`` with
 ``includeDetailedScans: true`` answers ``output.completeTrackResults[]``: one item per number,
 each with ``trackResults[]`` (several when FedEx reused the number: the most recent one is
 kept) holding ``scanEvents[]`` (``date`` with its offset, ``eventType``, ``derivedStatusCode``,
@@ -17,26 +17,23 @@ code (FedEx's DEX/STAT numbering) and ``delayDetail.type`` refine the reason.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from suivi.carriers.base import (
-    Account,
-    AuthenticationFailed,
-    CarrierUnavailable,
-    Connector,
-    Result,
-    call,
-    localize,
-    unusable,
+from suivi.carriers.base import Account, Connector, Result, call, unusable
+from suivi.carriers.common import (
+    TokenCache,
+    as_dict,
+    as_list,
+    aware_time,
+    client_credentials,
+    last_moved,
+    read_json,
+    read_token,
+    text,
 )
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
@@ -165,159 +162,24 @@ _ERROR_KINDS: dict[str, str] = {
     "TRACKING.TRACKINGNUMBER.EMPTY": "invalid_number",
 }
 
-
-# --- OAuth client credentials (FedEx and USPS use the same flow) ------------------------
-
-# A token is reused until this many seconds before FedEx says it expires.
-TOKEN_MARGIN = 60.0
-
-
-@dataclass(frozen=True)
-class _Token:
-    value: str
-    expires_at: float  # time.monotonic()
-
-
-class ClientCredentials:
-    """OAuth 2.0 client-credentials tokens, cached per account in this process.
-
-    Keyed by base URL, client id and a digest of the secret, so a changed secret gets a new
-    token. A 401 on an authorised call drops the token and retries once with a fresh one.
-    """
-
-    def __init__(self, token_path: str, *, scope: str = "") -> None:
-        self.token_path = token_path
-        self.scope = scope
-        self._tokens: dict[tuple[str, str, str], _Token] = {}
-        self._lock = threading.Lock()
-
-    def _key(self, account: Account) -> tuple[str, str, str]:
-        client_id = account.credential("client_id")
-        secret = account.credential("client_secret")
-        digest = hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-        return (account.base_url.rstrip("/"), client_id, digest)
-
-    def token(self, account: Account) -> str:
-        """Return a valid bearer token for *account*, fetching one when needed."""
-        key = self._key(account)
-        with self._lock:
-            cached = self._tokens.get(key)
-        if cached is not None and cached.expires_at > time.monotonic():
-            return cached.value
-        value, lifetime = self._fetch(account)
-        with self._lock:
-            self._tokens[key] = _Token(value, time.monotonic() + lifetime - TOKEN_MARGIN)
-        return value
-
-    def forget(self, account: Account) -> None:
-        """Drop the cached token of *account* (the carrier refused it)."""
-        with self._lock:
-            self._tokens.pop(self._key(account), None)
-
-    def clear(self) -> None:
-        """Drop every cached token (tests)."""
-        with self._lock:
-            self._tokens.clear()
-
-    def _fetch(self, account: Account) -> tuple[str, float]:
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": account.credential("client_id"),
-            "client_secret": account.credential("client_secret"),
-        }
-        if self.scope:
-            form["scope"] = self.scope
-        response = call(
-            "POST",
-            f"{account.base_url.rstrip('/')}{self.token_path}",
-            account=account,
-            data=form,
-            headers={"Accept": "application/json"},
-        )
-        try:
-            data = json.loads(response.content)
-        except (ValueError, RecursionError) as exc:
-            raise CarrierUnavailable(f"the token answer is not JSON: {exc}") from exc
-        token = data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise CarrierUnavailable("the token answer has no access_token")
-        return token, _seconds(data.get("expires_in"))
-
-    def authorized(
-        self, account: Account, send: Callable[[Mapping[str, str]], httpx.Response]
-    ) -> httpx.Response:
-        """Call ``send(headers)`` with a bearer token; after a 401, once more with a new one."""
-        token = self.token(account)
-        try:
-            return send({"Authorization": f"Bearer {token}"})
-        except AuthenticationFailed as exc:
-            if exc.status != 401:
-                raise
-        self.forget(account)
-        return send({"Authorization": f"Bearer {self.token(account)}"})
-
-
-def _seconds(value: Any) -> float:
-    """A token lifetime (a number, or a numeric string as USPS sends); 0 when unreadable."""
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        try:
-            seconds = float(value)
-        except ValueError:
-            return 0.0
-    else:
-        return 0.0
-    return seconds if 0 < seconds < 10**7 else 0.0
-
-
-TOKENS = ClientCredentials("/oauth/token")
+# OAuth client credentials in the form; the token is reused until a minute before it ends.
+OAUTH_PATH = "/oauth/token"
+TOKENS = TokenCache(lambda account: read_token(client_credentials(account, OAUTH_PATH)))
 
 
 # --- Parsing --------------------------------------------------------------------------
 
 
-def _load(body: bytes) -> Any:
-    return json.loads(body)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _parse_time(value: Any, country: str = "") -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        return parsed if parsed.utcoffset() is not None else None
-    # A bare local time: only a single-zone country gives it an offset; never a guess.
-    return localize(parsed, country=country) if country else None
-
-
 def _exception_code(value: Any) -> str:
-    code = _text(value).upper()
+    code = text(value).upper()
     return f"{int(code):02d}" if code.isdigit() and len(code) <= 4 else code
 
 
 def _location(place: dict[str, Any]) -> str:
-    city = _text(place.get("city"))
+    city = text(place.get("city"))
     region = " ".join(
         part
-        for part in (_text(place.get("stateOrProvinceCode")), _text(place.get("postalCode")))
+        for part in (text(place.get("stateOrProvinceCode")), text(place.get("postalCode")))
         if part
     )
     return ", ".join(part for part in (city, region) if part)
@@ -326,21 +188,21 @@ def _location(place: dict[str, Any]) -> str:
 def _event(number: str, raw: Any) -> TrackingEvent | None:
     if not isinstance(raw, dict):
         return None
-    raw_code = _text(raw.get("eventType")).upper()
-    mapped = CODES.get(raw_code) or CODES.get(_text(raw.get("derivedStatusCode")).upper())
-    place = _dict(raw.get("scanLocation"))
-    country = _text(place.get("countryCode")).upper()
-    occurred = _parse_time(raw.get("date"), country)
+    raw_code = text(raw.get("eventType")).upper()
+    mapped = CODES.get(raw_code) or CODES.get(text(raw.get("derivedStatusCode")).upper())
+    place = as_dict(raw.get("scanLocation"))
+    country = text(place.get("countryCode")).upper()
+    occurred = aware_time(raw.get("date"), country=country)
     if mapped is None or occurred is None:
         return None  # kept out of the timeline (unknown type, or no trustworthy time)
     status, reason = mapped
     if status in _REFINED:
         refined = EXCEPTION_REASONS.get(_exception_code(raw.get("exceptionCode")))
         reason = refined or reason
-        delay = DELAY_REASONS.get(_text(_dict(raw.get("delayDetail")).get("type")).upper())
+        delay = DELAY_REASONS.get(text(as_dict(raw.get("delayDetail")).get("type")).upper())
         reason = delay or reason
-    description = _text(raw.get("eventDescription"))
-    detail = _text(raw.get("exceptionDescription"))
+    description = text(raw.get("eventDescription"))
+    detail = text(raw.get("exceptionDescription"))
     label = f"{description}: {detail}" if description and detail else description or detail
     return TrackingEvent(
         tracking_number=number,
@@ -357,67 +219,62 @@ def _event(number: str, raw: Any) -> TrackingEvent | None:
 def _estimated_delivery(result: dict[str, Any]) -> datetime | None:
     candidates: list[Any] = [
         entry.get("dateTime")
-        for entry in _list(result.get("dateAndTimes"))
+        for entry in as_list(result.get("dateAndTimes"))
         if isinstance(entry, dict) and entry.get("type") == "ESTIMATED_DELIVERY"
     ]
     for name in ("estimatedDeliveryTimeWindow", "standardTransitTimeWindow"):
-        window = _dict(_dict(result.get(name)).get("window"))
+        window = as_dict(as_dict(result.get(name)).get("window"))
         candidates += [window.get("ends"), window.get("begins")]
-    return next((t for t in map(_parse_time, candidates) if t is not None), None)
+    return next((t for t in map(aware_time, candidates) if t is not None), None)
 
 
 def _error(number: str, error: dict[str, Any]) -> TrackingError:
-    code = _text(error.get("code"))
-    message = _text(error.get("message")) or code or "FedEx gave an error"
+    code = text(error.get("code"))
+    message = text(error.get("message")) or code or "FedEx gave an error"
     return TrackingError(number, _ERROR_KINDS.get(code, "carrier_error"), message)
 
 
 def _update(number: str, result: dict[str, Any]) -> ShipmentUpdate:
-    scans = _list(result.get("scanEvents"))
+    scans = as_list(result.get("scanEvents"))
     events = [e for e in (_event(number, raw) for raw in scans) if e is not None]
-    latest = _dict(result.get("latestStatusDetail"))
-    delivered = "DL" in (_text(latest.get("code")), _text(latest.get("derivedCode")))
+    latest = as_dict(result.get("latestStatusDetail"))
+    delivered = "DL" in (text(latest.get("code")), text(latest.get("derivedCode")))
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
         estimated_delivery=_estimated_delivery(result),
-        carrier_product=_text(_dict(result.get("serviceDetail")).get("description")),
+        carrier_product=text(as_dict(result.get("serviceDetail")).get("description")),
         is_final=delivered,
     )
-
-
-_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
 def _complete(item: Any) -> Result:
     if not isinstance(item, dict):
         return TrackingError("", "carrier_error", "an item of the answer is not an object")
-    results = [r for r in _list(item.get("trackResults")) if isinstance(r, dict)]
-    number = _text(item.get("trackingNumber"))
+    results = [r for r in as_list(item.get("trackResults")) if isinstance(r, dict)]
+    number = text(item.get("trackingNumber"))
     if not number:
-        info = _dict(results[0].get("trackingNumberInfo")) if results else {}
-        number = _text(info.get("trackingNumber"))
+        info = as_dict(results[0].get("trackingNumberInfo")) if results else {}
+        number = text(info.get("trackingNumber"))
     found = [r for r in results if not isinstance(r.get("error"), dict)]
     if not found:
         if not results:
             return TrackingError(number, "carrier_error", "FedEx gave no result for the number")
-        return _error(number, _dict(results[0].get("error")))
+        return _error(number, as_dict(results[0].get("error")))
     # FedEx reuses numbers: several shipments may answer; the one that moved last is ours.
-    updates = [_update(number, r) for r in found]
-    return max(updates, key=lambda u: max((e.occurred_at for e in u.events), default=_EPOCH))
+    return max((_update(number, r) for r in found), key=last_moved)
 
 
 def parse(body: bytes) -> list[Result]:
     """Parse a Track API answer; bad data gives :class:`TrackingError` items, never raises."""
-    try:
-        data = _load(body)
-    except (ValueError, RecursionError) as exc:
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict):
         return unusable("the answer is not an object")
-    results = _dict(data.get("output")).get("completeTrackResults")
+    results = as_dict(data.get("output")).get("completeTrackResults")
     if not isinstance(results, list):
-        errors = [e for e in _list(data.get("errors")) if isinstance(e, dict)]
+        errors = [e for e in as_list(data.get("errors")) if isinstance(e, dict)]
         if errors:
             return [_error("", errors[0])]
         return unusable("the answer has no completeTrackResults")
@@ -426,17 +283,14 @@ def parse(body: bytes) -> list[Result]:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Event types (and ``exception:<code>``) in *body* that the tables do not map."""
-    try:
-        data = _load(body)
-    except (ValueError, RecursionError):
-        return set()
+    data, _ = read_json(body)
     found: set[str] = set()
-    for item in _list(_dict(_dict(data).get("output")).get("completeTrackResults")):
-        for result in _list(_dict(item).get("trackResults")):
-            for event in _list(_dict(result).get("scanEvents")):
+    for item in as_list(as_dict(as_dict(data).get("output")).get("completeTrackResults")):
+        for result in as_list(as_dict(item).get("trackResults")):
+            for event in as_list(as_dict(result).get("scanEvents")):
                 if not isinstance(event, dict):
                     continue
-                code = _text(event.get("eventType")).upper()
+                code = text(event.get("eventType")).upper()
                 if code not in CODES:
                     found.add(code)
                 exception = _exception_code(event.get("exceptionCode"))
@@ -459,8 +313,12 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     }
     url = f"{account.base_url.rstrip('/')}/track/v1/trackingnumbers"
 
-    def send(auth: Mapping[str, str]) -> httpx.Response:
-        headers = {**auth, "Accept": "application/json", "X-locale": "en_US"}
+    def send(token: str) -> httpx.Response:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "X-locale": "en_US",
+        }
         return call("POST", url, account=account, json=payload, headers=headers)
 
     return parse(TOKENS.authorized(account, send).content)

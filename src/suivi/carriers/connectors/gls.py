@@ -17,13 +17,7 @@ becomes an event of its own, so the shipment's state never lags behind what GLS 
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import threading
-import time
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,8 +28,15 @@ from suivi.carriers.base import (
     Connector,
     Result,
     call,
-    localize,
     unusable,
+)
+from suivi.carriers.common import (
+    TokenCache,
+    aware_time,
+    client_credentials,
+    read_json,
+    read_token,
+    text,
 )
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
@@ -134,43 +135,25 @@ ERROR_KINDS: dict[str, str] = {
 }
 
 
-def _parse_time(value: Any, country: str = "") -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        # GLS documents the offset; a bare time only counts when the event's country
-        # gives it one (GLS has no single home zone to fall back on).
-        return localize(parsed, country=country)
-    return parsed if parsed.utcoffset() is not None else None
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _event(number: str, raw: Any) -> TrackingEvent | None:
     if not isinstance(raw, dict):
         return None
-    code = _text(raw.get("code"))
-    country = _text(raw.get("country")).upper()
-    occurred = _parse_time(raw.get("eventDateTime"), country)
+    code = text(raw.get("code"))
+    country = text(raw.get("country")).upper()
+    # GLS documents the offset; a bare time only counts when the event's country gives it
+    # one (GLS has no single home zone to fall back on).
+    occurred = aware_time(raw.get("eventDateTime"), country=country)
     if code not in EVENT_CODES or occurred is None:
         return None  # left out of the timeline, not fatal
     status, reason = EVENT_CODES[code]
-    place = " ".join(
-        part for part in (_text(raw.get("postalCode")), _text(raw.get("city"))) if part
-    )
+    place = " ".join(part for part in (text(raw.get("postalCode")), text(raw.get("city"))) if part)
     return TrackingEvent(
         tracking_number=number,
         status=status,
         reason=reason,
         occurred_at=occurred,
         raw_code=code,
-        raw_label=_text(raw.get("description")),
+        raw_label=text(raw.get("description")),
         location=place,
         country=country if len(country) == 2 else "",
     )
@@ -180,8 +163,8 @@ def _summary_event(
     number: str, parcel: dict[str, Any], events: list[TrackingEvent]
 ) -> TrackingEvent | None:
     """The parcel summary as an event, when no mapped event already tells it as of its time."""
-    code = _text(parcel.get("status"))
-    occurred = _parse_time(parcel.get("statusDateTime"))
+    code = text(parcel.get("status"))
+    occurred = aware_time(parcel.get("statusDateTime"))
     if code not in PARCEL_STATUSES or occurred is None:
         return None
     status, reason = PARCEL_STATUSES[code]
@@ -201,10 +184,10 @@ def _summary_event(
 def _parcel(parcel: Any) -> ShipmentUpdate | TrackingError:
     if not isinstance(parcel, dict):
         return TrackingError("", "carrier_error", "a parcel of the answer is not an object")
-    number = _text(parcel.get("requested")) or _text(parcel.get("unitno"))
-    error = _text(parcel.get("errorCode"))
+    number = text(parcel.get("requested")) or text(parcel.get("unitno"))
+    error = text(parcel.get("errorCode"))
     if error:
-        message = _text(parcel.get("errorMessage")) or error
+        message = text(parcel.get("errorMessage")) or error
         return TrackingError(number, ERROR_KINDS.get(error, "carrier_error"), message)
     raw_events = parcel.get("events")
     events = [
@@ -220,16 +203,15 @@ def _parcel(parcel: Any) -> ShipmentUpdate | TrackingError:
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
-        is_final=_text(parcel.get("status")) in FINAL_STATUSES,
+        is_final=text(parcel.get("status")) in FINAL_STATUSES,
     )
 
 
 def _parcels(body: bytes) -> list[Any] | str:
     """The ``parcels`` list of an answer, or why there is none."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        return f"the answer is not usable JSON: {exc}"
+    data, problem = read_json(body)
+    if problem:
+        return problem
     if not isinstance(data, dict):
         return "the answer is not an object"
     parcels = data.get("parcels")
@@ -266,34 +248,8 @@ def unmapped_codes(body: bytes) -> set[str]:
     return found
 
 
-# Access tokens per (base URL, client id, secret digest): GLS tokens live up to four hours
-# and the token service has its own daily quota, so one token serves many calls.
-_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
-_TOKEN_MARGIN = 300.0  # seconds: renew a little before GLS says the token expires
-_TOKEN_MAX_LIFETIME = 4 * 3600.0  # documented: "valid for up to four hours"
-
-
-def clear_token_cache() -> None:
-    """Forget every cached access token (tests, credential rotation)."""
-    with _TOKENS_LOCK:
-        _TOKENS.clear()
-
-
-def _token_key(account: Account, client_id: str, secret: str) -> tuple[str, str, str]:
-    digest = hashlib.sha256(secret.encode()).hexdigest()
-    return (account.base_url.rstrip("/"), client_id, digest)
-
-
-def _new_token(account: Account, client_id: str, secret: str) -> tuple[str, float]:
-    response = call(
-        "POST",
-        f"{account.base_url.rstrip('/')}{OAUTH_PATH}",
-        account=account,
-        auth=(client_id, secret),
-        data={"grant_type": "client_credentials"},
-        headers={"Accept": "application/json"},
-    )
+def _new_token(account: Account) -> tuple[str, float]:
+    response = client_credentials(account, OAUTH_PATH, basic_auth=True)
     if response.status_code == 400:  # "Invalid client identifier" and the like
         raise AuthenticationFailed(
             f"GLS refused the client credentials: {response.text[:200]}", status=400
@@ -302,40 +258,19 @@ def _new_token(account: Account, client_id: str, secret: str) -> tuple[str, floa
         raise CarrierUnavailable(
             f"GLS token service answered {response.status_code}", status=response.status_code
         )
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError) as exc:
-        raise CarrierUnavailable(f"GLS token answer is not JSON: {exc}") from exc
-    token = data.get("access_token") if isinstance(data, dict) else None
-    lifetime = data.get("expires_in") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        raise CarrierUnavailable("GLS token answer has no access_token")
-    seconds = 0.0  # unreadable: usable for this call only
-    if isinstance(lifetime, int | float | str):  # a number, or a numeric string (GLS's example)
-        with contextlib.suppress(ValueError):
-            seconds = float(lifetime)
-    if not seconds >= 0.0:  # negative or NaN
-        seconds = 0.0
-    seconds = min(seconds, _TOKEN_MAX_LIFETIME)
-    return token, time.monotonic() + max(0.0, seconds - _TOKEN_MARGIN)
+    return read_token(response)
 
 
-def _token(account: Account, client_id: str, secret: str) -> tuple[str, bool]:
-    """A usable token and whether it was just issued (a cached one may have been revoked)."""
-    key = _token_key(account, client_id, secret)
-    with _TOKENS_LOCK:
-        cached = _TOKENS.get(key)
-    if cached is not None and cached[1] > time.monotonic():
-        return cached[0], False
-    token, expires = _new_token(account, client_id, secret)
-    with _TOKENS_LOCK:
-        _TOKENS[key] = (token, expires)
-    return token, True
-
-
-def _forget(account: Account, client_id: str, secret: str) -> None:
-    with _TOKENS_LOCK:
-        _TOKENS.pop(_token_key(account, client_id, secret), None)
+# Access tokens per account: GLS tokens live up to four hours ("valid for up to four hours")
+# and the token service has its own daily quota, so one token serves many calls. Any refusal
+# of a cached token renews it once; a fresh token refused is the account's problem.
+TOKENS = TokenCache(
+    _new_token,
+    margin=300.0,  # seconds: renew a little before GLS says the token expires
+    max_lifetime=4 * 3600.0,
+    refused=lambda exc: True,
+    retry_fresh=False,
+)
 
 
 def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
@@ -347,30 +282,18 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     """
     if not 1 <= len(numbers) <= MAX_NUMBERS_PER_CALL:
         raise ValueError(f"GLS Track And Trace takes 1 to {MAX_NUMBERS_PER_CALL} numbers per call")
-    client_id = account.credential("client_id")
-    secret = account.credential("client_secret")
     ids = ",".join(quote(number, safe="") for number in numbers)
     url = f"{account.base_url.rstrip('/')}{TRACKING_PATH}{ids}"
-    while True:
-        token, fresh = _token(account, client_id, secret)
-        try:
-            response = call(
-                "GET",
-                url,
-                account=account,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/json",
-                    "Accept-Language": LANGUAGE,
-                },
-            )
-        except AuthenticationFailed:
-            _forget(account, client_id, secret)
-            if fresh:
-                raise
-            continue  # the cached token expired or was revoked: one more try with a new one
-        break
-    results = parse(response.content)
+
+    def send(token: str) -> bytes:
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "Accept-Language": LANGUAGE,
+        }
+        return call("GET", url, account=account, headers=headers).content
+
+    results = parse(TOKENS.authorized(account, send))
     if any(isinstance(r, TrackingError) and not r.tracking_number for r in results):
         return results  # an error for the whole call already covers every number
     answered = {r.tracking_number.strip().upper() for r in results}

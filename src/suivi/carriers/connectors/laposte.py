@@ -10,13 +10,12 @@ never raises on bad carrier data: it returns :class:`~.vocabulary.TrackingError`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from suivi.carriers.base import Account, Connector, Result, call, unusable
+from suivi.carriers.common import aware_time, read_json
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
 MAX_NUMBERS_PER_CALL = 10
@@ -63,16 +62,6 @@ CODES: dict[str, tuple[Status, Reason]] = {
 CUSTOMS = {"DO1": "entered", "DO2": "released", "DO3": "held"}
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.utcoffset() is not None else None
-
-
 def _item(item: Any) -> ShipmentUpdate | TrackingError:
     if not isinstance(item, dict):
         return TrackingError("", "carrier_error", "an item of the answer is not an object")
@@ -95,7 +84,7 @@ def _item(item: Any) -> ShipmentUpdate | TrackingError:
         if not isinstance(raw, dict):
             continue
         raw_code = str(raw.get("code") or "")
-        occurred = _parse_time(raw.get("date"))
+        occurred = aware_time(raw.get("date"))  # La Poste gives the offset
         if raw_code not in CODES or occurred is None:
             # Kept out of the timeline but not fatal: the rest of the shipment still counts.
             continue
@@ -115,7 +104,7 @@ def _item(item: Any) -> ShipmentUpdate | TrackingError:
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
-        estimated_delivery=_parse_time(shipment.get("estimDate")),
+        estimated_delivery=aware_time(shipment.get("estimDate")),
         carrier_product=str(shipment.get("product") or ""),
         is_final=bool(shipment.get("isFinal")),
     )
@@ -123,10 +112,7 @@ def _item(item: Any) -> ShipmentUpdate | TrackingError:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Event codes in *body* that :data:`CODES` does not map (for tests and monitoring)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return set()
+    data, _ = read_json(body)
     items = data if isinstance(data, list) else [data]
     return {
         str(event.get("code"))
@@ -139,10 +125,9 @@ def unmapped_codes(body: bytes) -> set[str]:
 
 def parse(body: bytes) -> list[Result]:
     """Parse a Suivi v2 answer (200 object or 207 array); bad data gives errors, not raises."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, list | dict):
         return unusable("the answer is neither an object nor an array")
     items = data if isinstance(data, list) else [data]

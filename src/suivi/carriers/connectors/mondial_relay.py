@@ -33,9 +33,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from xml.etree import ElementTree
-from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from suivi.carriers.base import (
@@ -47,6 +45,7 @@ from suivi.carriers.base import (
     call,
     localize,
 )
+from suivi.carriers.common import find, local_name, safe_xml
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
 MAX_NUMBERS_PER_CALL = 1  # one Expedition per call
@@ -142,47 +141,7 @@ def label_key(label: str) -> str:
     return " ".join(plain.upper().replace("’", "'").split()).rstrip(" .")
 
 
-# --- XML, read safely (the same guard as the DPD connector) -----------------------------
-
-
-class _Refused(Exception):
-    """A DTD or entity declaration: refused before anything is expanded."""
-
-
-def _refuse(*_: object) -> None:
-    raise _Refused
-
-
-# What reading arbitrary bytes as XML can raise: malformed input, an unknown declared
-# encoding, absurd nesting.
-_XML_ERRORS = (expat.ExpatError, ElementTree.ParseError, ValueError, LookupError, RecursionError)
-
-
-def _xml(body: bytes) -> ElementTree.Element | str:
-    """The parsed document, or why it is refused: no DOCTYPE or ENTITY (in any encoding),
-    nothing but well-formed XML."""
-    lowered = body.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
-        return "the answer declares a DOCTYPE or an ENTITY; refused"
-    guard = expat.ParserCreate()
-    guard.StartDoctypeDeclHandler = _refuse
-    guard.EntityDeclHandler = _refuse
-    try:
-        guard.Parse(body, True)
-        # Safe: no DTD (checked just above, by expat itself), so no entity to expand.
-        return ElementTree.fromstring(body)  # noqa: S314
-    except _Refused:
-        return "the answer declares a DOCTYPE or an ENTITY; refused"
-    except _XML_ERRORS as exc:
-        return f"the answer is not usable XML: {exc}"
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _find(root: ElementTree.Element, name: str) -> ElementTree.Element | None:
-    return next((el for el in root.iter() if _local(el.tag) == name), None)
+# --- XML --------------------------------------------------------------------------------
 
 
 def _text(parent: ElementTree.Element | None, name: str) -> str:
@@ -190,7 +149,7 @@ def _text(parent: ElementTree.Element | None, name: str) -> str:
     if parent is None:
         return ""
     wanted = name.lower()
-    found = next((el for el in parent if _local(el.tag).lower() == wanted), None)
+    found = next((el for el in parent if local_name(el.tag).lower() == wanted), None)
     return " ".join((found.text or "").split()) if found is not None else ""
 
 
@@ -275,14 +234,14 @@ def _stated_event(
 
 
 def _read(body: bytes, number: str) -> _Reading:
-    root = _xml(body)
+    root = safe_xml(body)
     if isinstance(root, str):
         return _Reading([TrackingError(number, "carrier_error", root)])
-    fault = _find(root, "Fault")
+    fault = find(root, "Fault")
     if fault is not None:
         message = _text(fault, "faultstring") or "SOAP fault"
         return _Reading([TrackingError(number, "carrier_error", message)])
-    result = _find(root, "WSI2_TracingColisDetailleResult")
+    result = find(root, "WSI2_TracingColisDetailleResult")
     if result is None:
         return _Reading([TrackingError(number, "carrier_error", "the answer has no result")])
     stat = _text(result, "STAT")
@@ -294,7 +253,7 @@ def _read(body: bytes, number: str) -> _Reading:
         message = f"STAT {stat or '(none)'} is not a tracing answer Suivi knows"
         return _Reading([TrackingError(number, "carrier_error", message)], stat)
     relay = (_text(result, "Relais_Num"), _text(result, "Relais_Libelle"))
-    tracing = next((el for el in result if _local(el.tag) == "Tracing"), None)
+    tracing = next((el for el in result if local_name(el.tag) == "Tracing"), None)
     rows = [] if tracing is None else list(tracing)
     events = [event for event in (_row_event(number, row, relay) for row in rows) if event]
     summary = " ".join(
@@ -314,10 +273,10 @@ def parse(body: bytes) -> list[Result]:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """STATs and row labels in *body* that the tables do not map."""
-    root = _xml(body)
+    root = safe_xml(body)
     if isinstance(root, str):
         return set()
-    result = _find(root, "WSI2_TracingColisDetailleResult")
+    result = find(root, "WSI2_TracingColisDetailleResult")
     if result is None:
         return set()
     found: set[str] = set()
@@ -325,7 +284,7 @@ def unmapped_codes(body: bytes) -> set[str]:
     if stat not in STATS and stat not in ERROR_STATS and stat != STAT_OK:
         found.add(stat)
     for row in result.iter():
-        if _local(row.tag) == "ret_WSI2_sub_TracingColisDetaille":
+        if local_name(row.tag) == "ret_WSI2_sub_TracingColisDetaille":
             code = label_key(_text(row, "Libelle"))
             if code and code not in LABELS:
                 found.add(code)

@@ -26,28 +26,26 @@ event is left out.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import hmac
-import json
 import re
-import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from suivi.carriers.base import (
-    Account,
-    AuthenticationFailed,
-    CarrierUnavailable,
-    Connector,
-    Result,
-    call,
-    localize,
-    unusable,
+from suivi.carriers.base import Account, Connector, Result, call, localize, unusable
+from suivi.carriers.common import (
+    TokenCache,
+    as_dict,
+    as_list,
+    client_credentials,
+    for_number,
+    offset_from_gmt,
+    parse_offset,
+    read_json,
+    read_token,
+    text,
 )
 from suivi.carriers.vocabulary import (
     TERMINAL,
@@ -62,7 +60,6 @@ MAX_NUMBERS_PER_CALL = 1  # one inquiryNumber in the path
 TRANSACTION_SOURCE = "suivi"
 PUSH_CREDENTIAL_HEADER = "credential"  # Track Alert echoes the subscription's credential here
 _OAUTH_PATH = "/security/v1/oauth/token"
-_EXPIRY_MARGIN = 60.0  # seconds: a token this close to its end is not used any more
 
 _S, _R = Status, Reason
 
@@ -195,23 +192,10 @@ _ERROR_KINDS = {"TW0001": "unknown_number", "TV1001": "invalid_number", "TV1002"
 
 _DATE = re.compile(r"\d{8}")
 _CLOCK = re.compile(r"\d{1,6}")
-_OFFSET = re.compile(r"([+-])(\d{1,2}):?(\d{2})")
-
-
-def _obj(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return ""
+    return text(value, numbers=True)  # UPS writes some codes as JSON numbers ("5")
 
 
 def _status_code(value: Any) -> str:
@@ -239,17 +223,6 @@ def _naive(date: str, clock: str) -> datetime | None:
         return None
 
 
-def _offset(value: str) -> tzinfo | None:
-    match = _OFFSET.fullmatch(value)
-    if not match:
-        return None
-    sign, hours, minutes = match.groups()
-    delta = timedelta(hours=int(hours), minutes=int(minutes))
-    if delta > timedelta(hours=14) or int(minutes) >= 60:
-        return None
-    return timezone(-delta if sign == "-" else delta)
-
-
 def _aware(
     local: datetime | None, *, gmt: datetime | None, gmt_offset: str, country: str
 ) -> datetime | None:
@@ -257,13 +230,11 @@ def _aware(
     the zone of the activity's country; None rather than a guessed offset."""
     if local is None:
         return None
-    given = _offset(gmt_offset)
-    if given is not None:
-        return local.replace(tzinfo=given)
-    if gmt is not None:
-        quarters = round((local - gmt).total_seconds() / 900)  # offsets are whole quarters
-        if abs(quarters) <= 14 * 4:
-            return local.replace(tzinfo=timezone(timedelta(minutes=15 * quarters)))
+    offset = parse_offset(gmt_offset)
+    if offset is None and gmt is not None:
+        offset = offset_from_gmt(local, gmt)
+    if offset is not None:
+        return local.replace(tzinfo=offset)
     return localize(local, country=country)
 
 
@@ -302,8 +273,8 @@ def _event(
 
 
 def _activity(number: str, raw: Any) -> TrackingEvent | None:
-    activity = _obj(raw)
-    status = _obj(activity.get("status"))
+    activity = as_dict(raw)
+    status = as_dict(activity.get("status"))
     return _event(
         number,
         status,
@@ -311,7 +282,7 @@ def _activity(number: str, raw: Any) -> TrackingEvent | None:
         local=_naive(_text(activity.get("date")), _text(activity.get("time"))),
         gmt=_naive(_text(activity.get("gmtDate")), _text(activity.get("gmtTime"))),
         gmt_offset=_text(activity.get("gmtOffset")),
-        address=_obj(_obj(activity.get("location")).get("address")),
+        address=as_dict(as_dict(activity.get("location")).get("address")),
     )
 
 
@@ -331,23 +302,23 @@ def _eta(date: str, clock: str, *, country: str, fallback: tzinfo | None) -> dat
 
 
 def _package(raw: Any, inquiry: str) -> ShipmentUpdate:
-    package = _obj(raw)
+    package = as_dict(raw)
     number = _text(package.get("trackingNumber")) or inquiry
-    events = [e for e in (_activity(number, a) for a in _list(package.get("activity"))) if e]
+    events = [e for e in (_activity(number, a) for a in as_list(package.get("activity"))) if e]
     latest = max(events, key=lambda e: e.occurred_at, default=None)
     destination = next(
         (
-            _place(_obj(a.get("address")))[1]
-            for a in map(_obj, _list(package.get("packageAddress")))
+            _place(as_dict(a.get("address")))[1]
+            for a in map(as_dict, as_list(package.get("packageAddress")))
             if "DESTINATION" in _text(a.get("type")).upper()
         ),
         "",
     )
     dates = {
         _text(d.get("type")).upper(): _text(d.get("date"))
-        for d in map(_obj, _list(package.get("deliveryDate")))
+        for d in map(as_dict, as_list(package.get("deliveryDate")))
     }
-    window = _obj(package.get("deliveryTime"))
+    window = as_dict(package.get("deliveryTime"))
     windowed = _text(window.get("type")).upper() in {"EDW", "CDW", "IDW", "CMT"}
     clock = _text(window.get("endTime")) if windowed else ""
     planned = dates.get("RDD") or dates.get("SDD") or ""  # rescheduled beats scheduled
@@ -363,14 +334,14 @@ def _package(raw: Any, inquiry: str) -> ShipmentUpdate:
         tracking_number=number,
         events=tuple(events),
         estimated_delivery=eta,
-        carrier_product=_text(_obj(package.get("service")).get("description")),
+        carrier_product=_text(as_dict(package.get("service")).get("description")),
         is_final=latest is not None and latest.status in TERMINAL,
     )
 
 
 def _errors(entries: list[Any], number: str) -> list[Result]:
     found: list[Result] = []
-    for entry in map(_obj, entries):
+    for entry in map(as_dict, entries):
         code = _text(entry.get("code")).upper()
         message = _text(entry.get("message")) or code or "UPS reported an error"
         found.append(TrackingError(number, _ERROR_KINDS.get(code, "carrier_error"), message))
@@ -379,33 +350,32 @@ def _errors(entries: list[Any], number: str) -> list[Result]:
 
 def parse(body: bytes) -> list[Result]:
     """Parse a Track API answer (200, or a 400/404 error body); never raises on bad data."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict):
         return unusable("the answer is not an object")
     if "trackResponse" not in data:
-        errors = _errors(_list(_obj(data.get("response")).get("errors")), "")
+        errors = _errors(as_list(as_dict(data.get("response")).get("errors")), "")
         return errors or unusable("neither trackResponse nor errors in the answer")
-    shipments = _list(_obj(data.get("trackResponse")).get("shipment"))
+    shipments = as_list(as_dict(data.get("trackResponse")).get("shipment"))
     results: list[Result] = []
-    for shipment in map(_obj, shipments):
+    for shipment in map(as_dict, shipments):
         inquiry = _text(shipment.get("inquiryNumber"))
-        packages = _list(shipment.get("package"))
+        packages = as_list(shipment.get("package"))
         results.extend(_package(package, inquiry) for package in packages)
         if not packages:
-            warnings = _errors(_list(shipment.get("warnings")), inquiry)
+            warnings = _errors(as_list(shipment.get("warnings")), inquiry)
             results.extend(warnings or [TrackingError(inquiry, "unknown_number", "no package")])
     return results or unusable("the answer has no shipment")
 
 
 def _push(raw: Any) -> Result:
-    item = _obj(raw)
+    item = as_dict(raw)
     number = _text(item.get("trackingNumber")).replace(" ", "")
     if not number:
         return TrackingError("", "carrier_error", "a Track Alert event without trackingNumber")
-    status = _obj(item.get("activityStatus"))
+    status = as_dict(item.get("activityStatus"))
     event = _event(
         number,
         status,
@@ -413,7 +383,7 @@ def _push(raw: Any) -> Result:
         local=_naive(_text(item.get("localActivityDate")), _text(item.get("localActivityTime"))),
         gmt=_naive(_text(item.get("gmtActivityDate")), _text(item.get("gmtActivityTime"))),
         gmt_offset=_text(item.get("gmtOffset")),
-        address=_obj(item.get("activityLocation")),
+        address=as_dict(item.get("activityLocation")),
     )
     final = event is not None and event.status in TERMINAL
     eta = None
@@ -434,10 +404,9 @@ def _push(raw: Any) -> Result:
 
 def parse_push(body: bytes) -> list[Result]:
     """Parse a Track Alert event (one object; an array of them is read too)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        return unusable(f"the Track Alert body is not usable JSON: {exc}")
+    data, problem = read_json(body, "the Track Alert body")
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict | list):
         return unusable("the Track Alert body is neither an object nor an array")
     return [_push(item) for item in (data if isinstance(data, list) else [data])]
@@ -460,20 +429,17 @@ def verify_push(body: bytes, headers: Mapping[str, str], secret: str) -> bool:
 def unmapped_codes(body: bytes) -> set[str]:
     """Status codes and activity types in *body* (Track API answer or Track Alert event)
     that :data:`CODES` does not map (for tests and monitoring)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return set()
+    data, _ = read_json(body)
     statuses: list[tuple[dict[str, Any], Any]] = []
     for item in data if isinstance(data, list) else [data]:
-        item = _obj(item)
+        item = as_dict(item)
         if "activityStatus" in item:
-            status = _obj(item.get("activityStatus"))
+            status = as_dict(item.get("activityStatus"))
             statuses.append((status, status.get("descriptionCode")))
-        for shipment in map(_obj, _list(_obj(item.get("trackResponse")).get("shipment"))):
-            for package in map(_obj, _list(shipment.get("package"))):
-                for activity in map(_obj, _list(package.get("activity"))):
-                    status = _obj(activity.get("status"))
+        for shipment in map(as_dict, as_list(as_dict(item.get("trackResponse")).get("shipment"))):
+            for package in map(as_dict, as_list(shipment.get("package"))):
+                for activity in map(as_dict, as_list(package.get("activity"))):
+                    status = as_dict(activity.get("status"))
                     statuses.append((status, status.get("statusCode")))
     found: set[str] = set()
     for status, raw in statuses:
@@ -484,89 +450,10 @@ def unmapped_codes(body: bytes) -> set[str]:
 
 # --- OAuth token, cached per account in this process --------------------------------------
 
-
-@dataclasses.dataclass(frozen=True)
-class _Token:
-    value: str
-    usable_until: float  # on _clock()
-
-
-_tokens: dict[tuple[str, str, str], _Token] = {}
-_clock = time.monotonic  # replaced in tests to pass the token's expiry
-_tokens_lock = threading.Lock()
-
-
-def _token_key(account: Account) -> tuple[str, str, str]:
-    secret = account.credential("client_secret")
-    digest = hashlib.sha256(secret.encode()).hexdigest()  # a changed secret is a new account
-    return account.base_url.rstrip("/"), account.credential("client_id"), digest
-
-
-def forget_tokens() -> None:
-    """Drop every cached token (tests; an operator rotating credentials)."""
-    with _tokens_lock:
-        _tokens.clear()
-
-
-def _new_token(account: Account) -> _Token:
-    started = _clock()
-    response = call(
-        "POST",
-        f"{account.base_url.rstrip('/')}{_OAUTH_PATH}",
-        account=account,
-        data={"grant_type": "client_credentials"},
-        auth=(account.credential("client_id"), account.credential("client_secret")),
-        headers={"Accept": "application/json"},
-    )
-    try:
-        data = _obj(json.loads(response.content))
-    except (ValueError, RecursionError):
-        data = {}
-    value = _text(data.get("access_token"))
-    if not value:
-        raise CarrierUnavailable("the UPS OAuth answer has no access_token", status=200)
-    try:
-        lifetime = float(_text(data.get("expires_in")) or 0)
-    except ValueError:
-        lifetime = 0.0  # unreadable: use it for this call only
-    return _Token(value, started + lifetime - _EXPIRY_MARGIN)
-
-
-def _token(account: Account) -> str:
-    key = _token_key(account)
-    with _tokens_lock:
-        cached = _tokens.get(key)
-    if cached is not None and cached.usable_until > _clock():
-        return cached.value
-    fresh = _new_token(account)
-    with _tokens_lock:
-        _tokens[key] = fresh
-    return fresh.value
-
-
-def _forget(account: Account) -> None:
-    with _tokens_lock:
-        _tokens.pop(_token_key(account), None)
-
-
-def _same_number(a: str, b: str) -> bool:
-    return a.replace(" ", "").upper() == b.replace(" ", "").upper()
-
-
-def _for_number(results: list[Result], number: str) -> list[Result]:
-    """One result for the number asked: its package (else the first package of the
-    shipment asked about), or the error about it."""
-    updates = [r for r in results if isinstance(r, ShipmentUpdate)]
-    if not updates:
-        return [
-            dataclasses.replace(r, tracking_number=number)
-            if isinstance(r, TrackingError) and r.code != "carrier_error"
-            else r
-            for r in results
-        ][:1]
-    chosen = next((u for u in updates if _same_number(u.tracking_number, number)), updates[0])
-    events = tuple(dataclasses.replace(e, tracking_number=number) for e in chosen.events)
-    return [dataclasses.replace(chosen, tracking_number=number, events=events)]
+# Client id and secret in HTTP Basic; reused until a minute before it ends.
+TOKENS = TokenCache(
+    lambda account: read_token(client_credentials(account, _OAUTH_PATH, basic_auth=True))
+)
 
 
 def _track(number: str, account: Account, token: str) -> bytes:
@@ -591,15 +478,8 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     if len(numbers) != MAX_NUMBERS_PER_CALL:
         raise ValueError("the UPS Track API takes one number per call")
     number = numbers[0]
-    token = _token(account)  # a 401 here is the client credentials refused: it raises
-    try:
-        body = _track(number, account, token)
-    except AuthenticationFailed as exc:
-        if exc.status != 401:
-            raise
-        _forget(account)  # the token was revoked or expired early: once more with a new one
-        body = _track(number, account, _token(account))
-    return _for_number(parse(body), number)
+    body = TOKENS.authorized(account, lambda token: _track(number, account, token))
+    return for_number(parse(body), number)
 
 
 CONNECTOR = Connector(

@@ -1,7 +1,7 @@
 """USPS Tracking API v3: OAuth client credentials, one number per call.
 
 ``POST {base}/oauth2/v3/token`` (form, scope ``tracking``) gives a bearer token, cached per
-account like FedEx's (:class:`~.fedex.ClientCredentials`). ``GET
+account like FedEx's (:class:`~suivi.carriers.common.TokenCache`). ``GET
 {base}/tracking/v3/tracking/{number}?expand=DETAIL`` answers one object: ``trackingNumber``,
 ``statusCategory``, ``expectedDeliveryTimeStamp`` / ``expectedDeliveryDate``,
 ``destinationState`` and ``trackingEvents[]`` (newest first) with ``eventCode`` (USPS
@@ -16,10 +16,8 @@ is kept out rather than given an invented "Z".
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -27,7 +25,17 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from suivi.carriers.base import Account, Connector, Result, call, localize, unusable
-from suivi.carriers.connectors.fedex import ClientCredentials
+from suivi.carriers.common import (
+    TokenCache,
+    as_dict,
+    client_credentials,
+    offset_from_gmt,
+    parse_iso,
+    parse_offset,
+    read_json,
+    read_token,
+    text,
+)
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
 
 MAX_NUMBERS_PER_CALL = 1
@@ -144,40 +152,10 @@ STATE_ZONES: Mapping[str, str] = {
     "MP": "Pacific/Saipan",
 }  # fmt: skip
 
-TOKENS = ClientCredentials("/oauth2/v3/token", scope="tracking")
-
-_OFFSET = re.compile(r"^([+-])(\d{1,2})(?::?(\d{2}))?$")
-_QUARTER_HOUR = 900
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _offset(value: Any) -> timezone | None:
-    """A fixed offset from ``GMTOffset`` ("-05:00", "-7:00", "+0530"), else None."""
-    match = _OFFSET.match(_text(value))
-    if match is None:
-        return None
-    sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
-    if hours > 14 or minutes >= 60:
-        return None
-    delta = timedelta(hours=hours, minutes=minutes)
-    return timezone(-delta if sign == "-" else delta)
-
-
-def _datetime(value: Any) -> datetime | None:
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
+OAUTH_PATH = "/oauth2/v3/token"
+TOKENS = TokenCache(
+    lambda account: read_token(client_credentials(account, OAUTH_PATH, scope="tracking"))
+)
 
 
 def _zone(state: str, country: str) -> ZoneInfo | None:
@@ -193,12 +171,12 @@ def _localize(naive: datetime, state: str, country: str) -> datetime | None:
 
 
 def _event_time(raw: dict[str, Any], state: str, country: str) -> datetime | None:
-    stamp = _datetime(raw.get("eventTimestamp"))
+    stamp = parse_iso(raw.get("eventTimestamp"))
     if stamp is None:
         return None
-    gmt = _datetime(raw.get("GMTTimestamp"))
+    gmt = parse_iso(raw.get("GMTTimestamp"))
     gmt = gmt.replace(tzinfo=UTC) if gmt is not None and gmt.tzinfo is None else gmt
-    offset = _offset(raw.get("GMTOffset"))
+    offset = parse_offset(text(raw.get("GMTOffset")))
     if stamp.utcoffset():  # a real, non-zero offset on the local time: USPS said it
         return stamp
     if stamp.tzinfo is not None:
@@ -209,16 +187,14 @@ def _event_time(raw: dict[str, Any], state: str, country: str) -> datetime | Non
         stamp = stamp.replace(tzinfo=None)
     if offset is not None:
         return stamp.replace(tzinfo=offset)
-    if gmt is not None:
-        seconds = (stamp - gmt.astimezone(UTC).replace(tzinfo=None)).total_seconds()
-        rounded = round(seconds / _QUARTER_HOUR) * _QUARTER_HOUR
-        if abs(rounded) <= 14 * 3600:
-            return stamp.replace(tzinfo=timezone(timedelta(seconds=rounded)))
+    derived = offset_from_gmt(stamp, gmt) if gmt is not None else None
+    if derived is not None:
+        return stamp.replace(tzinfo=derived)
     return _localize(stamp, state, country)
 
 
 def _country(raw: dict[str, Any], state: str) -> str:
-    country = _text(raw.get("eventCountry")).upper()
+    country = text(raw.get("eventCountry")).upper()
     if country in ("", "UNITED STATES", "USA") and state:
         return "US"
     return country if len(country) == 2 else ""
@@ -227,36 +203,36 @@ def _country(raw: dict[str, Any], state: str) -> str:
 def _event(number: str, raw: Any) -> TrackingEvent | None:
     if not isinstance(raw, dict):
         return None
-    raw_code = _text(raw.get("eventCode")).upper()
-    state = _text(raw.get("eventState")).upper()
+    raw_code = text(raw.get("eventCode")).upper()
+    state = text(raw.get("eventState")).upper()
     country = _country(raw, state)
     occurred = _event_time(raw, state, country)
     if raw_code not in CODES or occurred is None:
         return None  # kept out of the timeline: unknown code or no trustworthy offset
     status, reason = CODES[raw_code]
-    city = _text(raw.get("eventCity"))
-    region = " ".join(p for p in (state, _text(raw.get("eventZIP"))) if p)
+    city = text(raw.get("eventCity"))
+    region = " ".join(p for p in (state, text(raw.get("eventZIP"))) if p)
     return TrackingEvent(
         tracking_number=number,
         status=status,
         reason=reason,
         occurred_at=occurred,
         raw_code=raw_code,
-        raw_label=_text(raw.get("eventType")),
+        raw_label=text(raw.get("eventType")),
         location=", ".join(p for p in (city, region) if p),
         country=country,
     )
 
 
 def _estimated_delivery(data: dict[str, Any]) -> datetime | None:
-    state = _text(data.get("destinationState")).upper()
+    state = text(data.get("destinationState")).upper()
     for name in (
         "expectedDeliveryTimeStamp",
         "expectedDeliveryDate",
         "predictedDeliveryTimeStamp",
         "predictedDeliveryDate",
     ):
-        value = _datetime(data.get(name))
+        value = parse_iso(data.get(name))
         if value is None:
             continue
         if value.utcoffset():
@@ -269,27 +245,26 @@ def _estimated_delivery(data: dict[str, Any]) -> datetime | None:
 def _error(number: str, data: dict[str, Any]) -> TrackingError:
     error = data.get("error")
     if isinstance(error, dict):
-        code = _text(error.get("code")) or str(error.get("code") or "")
-        message = _text(error.get("message")) or code
+        code = text(error.get("code")) or str(error.get("code") or "")
+        message = text(error.get("message")) or code
         listed = error.get("errors")
         details = [d for d in listed if isinstance(d, dict)] if isinstance(listed, list) else []
         if details:
-            message = _text(details[0].get("detail")) or message
+            message = text(details[0].get("detail")) or message
     else:  # OAuth shape: {"error": "invalid_token", "error_description": "…"}
-        code = _text(error)
-        message = _text(data.get("error_description")) or code
+        code = text(error)
+        message = text(data.get("error_description")) or code
     kind = {"404": "unknown_number", "400": "invalid_number"}.get(code, "carrier_error")
     return TrackingError(number, kind, message or "USPS gave an error")
 
 
 def _parse(body: bytes, number: str = "") -> list[Result]:
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        return unusable(f"the answer is not usable JSON: {exc}")
+    data, problem = read_json(body)
+    if problem:
+        return unusable(problem)
     if not isinstance(data, dict):
         return unusable("the answer is not an object")
-    found = number or _text(data.get("trackingNumber"))
+    found = number or text(data.get("trackingNumber"))
     if "error" in data:
         return [_error(found, data)]
     events_raw = data.get("trackingEvents")
@@ -301,8 +276,8 @@ def _parse(body: bytes, number: str = "") -> list[Result]:
             tracking_number=found,
             events=tuple(events),
             estimated_delivery=_estimated_delivery(data),
-            carrier_product=_text(data.get("mailClass")),
-            is_final=_text(data.get("statusCategory")).lower() == "delivered",
+            carrier_product=text(data.get("mailClass")),
+            is_final=text(data.get("statusCategory")).lower() == "delivered",
         )
     ]
 
@@ -314,15 +289,12 @@ def parse(body: bytes) -> list[Result]:
 
 def unmapped_codes(body: bytes) -> set[str]:
     """Event codes in *body* that :data:`CODES` does not map (for tests and monitoring)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return set()
-    events = _dict(data).get("trackingEvents")
+    data, _ = read_json(body)
+    events = as_dict(data).get("trackingEvents")
     return {
-        _text(event.get("eventCode")).upper()
+        text(event.get("eventCode")).upper()
         for event in (events if isinstance(events, list) else [])
-        if isinstance(event, dict) and _text(event.get("eventCode")).upper() not in CODES
+        if isinstance(event, dict) and text(event.get("eventCode")).upper() not in CODES
     }
 
 
@@ -337,8 +309,8 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     number = numbers[0]
     url = f"{account.base_url.rstrip('/')}/tracking/v3/tracking/{quote(number, safe='')}"
 
-    def send(auth: Mapping[str, str]) -> httpx.Response:
-        headers = {**auth, "Accept": "application/json"}
+    def send(token: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         return call("GET", url, account=account, params={"expand": "DETAIL"}, headers=headers)
 
     return _parse(TOKENS.authorized(account, send).content, number)

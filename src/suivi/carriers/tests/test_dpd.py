@@ -274,10 +274,10 @@ TOKEN = "Zm9yLXN1aXZpLXRlc3RzLW9ubHktbm90LWEtcmVhbC10b2tlbg"
 
 @pytest.fixture
 def carrier() -> Iterator[FakeCarrier]:
-    dpd.clear_token_cache()
+    dpd.TOKENS.clear()
     with FakeCarrier() as fake:
         yield fake
-    dpd.clear_token_cache()
+    dpd.TOKENS.clear()
 
 
 def _account(fake: FakeCarrier, given: str = "pa55word", timeout: float = 2.0) -> Account:

@@ -248,10 +248,10 @@ TOKEN = json.loads(_load("token.json"))["access_token"]
 
 @pytest.fixture
 def carrier() -> Iterator[FakeCarrier]:
-    gls.clear_token_cache()
+    gls.TOKENS.clear()
     with FakeCarrier() as fake:
         yield fake
-    gls.clear_token_cache()
+    gls.TOKENS.clear()
 
 
 def _account(fake: FakeCarrier, given: str = "s3cret", timeout: float = 2.0) -> Account:

@@ -286,9 +286,9 @@ def test_arbitrary_json_never_raises(data: object) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_cached_tokens() -> Iterator[None]:
-    ups.forget_tokens()
+    ups.TOKENS.clear()
     yield
-    ups.forget_tokens()
+    ups.TOKENS.clear()
 
 
 @pytest.fixture
@@ -381,7 +381,7 @@ def test_an_expired_token_is_replaced(
 ) -> None:
     ups_ = _UPS(carrier, _load("in_transit.json"), expires_in="3600")
     now = [1000.0]
-    monkeypatch.setattr(ups, "_clock", lambda: now[0])
+    monkeypatch.setattr(ups.TOKENS, "clock", lambda: now[0])
     ups.fetch([NUMBER], _account(carrier))
     now[0] += 3600 - 120  # still valid (a minute's margin is kept)
     ups.fetch([NUMBER], _account(carrier))
