@@ -38,6 +38,7 @@ from suivi.carriers import registry
 from suivi.carriers.registry import connector_code
 from suivi.carriers.vocabulary import ShipmentUpdate, Status
 from suivi.carriers.vocabulary import TrackingEvent as Scan
+from suivi.core.bulk import update_rows
 from suivi.orders.batch import ActionItem, order_apply_actions
 from suivi.orders.lifecycle import Action
 from suivi.orders.lifecycle import Status as OrderStatus
@@ -49,6 +50,10 @@ from . import schedule, timeline
 from .models import Parcel, ParcelLeg, TrackingEvent
 
 MAX_ITEMS = 1000
+_PARCEL_FIELDS = [
+    "status", "status_reason", "status_at", "last_event_at", "delivered_at", "customs",
+    "stalled_at", "eta", "pickup_deadline", "relay_point", "updated_at",
+]  # fmt: skip
 
 
 @dataclass
@@ -238,11 +243,12 @@ def _apply(
             history[event.parcel_id].append(_stored(event))
     changed: dict[int, tuple[str, str]] = {}  # parcel id -> (old status, old reason)
     recounted: set[int] = set()
+    redated: set[int] = set()  # delivered_at moved
     touched: set[int] = set()
     for pid, scans in new_by_parcel.items():
         parcel = parcels[pid]
         before = (parcel.status, parcel.status_reason)
-        was_delivered = parcel.delivered_at is not None
+        delivered_before = parcel.delivered_at
         state = (
             timeline.fold(history[pid])
             if pid in history
@@ -258,28 +264,35 @@ def _apply(
         touched.add(pid)
         if (parcel.status, parcel.status_reason) != before:
             changed[pid] = before
-        elif (parcel.delivered_at is not None) != was_delivered:
+        elif (parcel.delivered_at is None) != (delivered_before is None):
             recounted.add(pid)  # same status, but it now counts (or not) as delivered
+        if parcel.delivered_at != delivered_before:
+            redated.add(pid)
     # Carrier extras: the latest word wins.
+    extras: set[int] = set()
     for leg, update in known:
         parcel = parcels[leg.parcel_id]
         if update.estimated_delivery is not None and parcel.eta != update.estimated_delivery:
             parcel.eta = update.estimated_delivery
-            touched.add(parcel.pk)
-        if update.pickup_deadline is not None:
+            extras.add(parcel.pk)
+        if update.pickup_deadline is not None and parcel.pickup_deadline != update.pickup_deadline:
             parcel.pickup_deadline = update.pickup_deadline
-            touched.add(parcel.pk)
-        if update.relay_point:
+            extras.add(parcel.pk)
+        if update.relay_point and parcel.relay_point != dict(update.relay_point):
             parcel.relay_point = dict(update.relay_point)
-            touched.add(parcel.pk)
-    if touched:
-        Parcel.objects.bulk_update(
-            [parcels[pid] for pid in touched],
-            [
-                "status", "status_reason", "status_at", "last_event_at", "delivered_at",
-                "customs", "stalled_at", "eta", "pickup_deadline", "relay_point", "updated_at",
-            ],
-        )  # fmt: skip
+            extras.add(parcel.pk)
+    touched |= extras
+    now_parcels = [parcels[pid] for pid in touched]
+    for parcel in now_parcels:
+        parcel.updated_at = now
+    # Most events only move a parcel along (its last movement): write those narrowly.
+    wide = changed.keys() | recounted | redated | extras
+    update_rows(Parcel, [p for p in now_parcels if p.pk in wide], _PARCEL_FIELDS)
+    update_rows(
+        Parcel,
+        [p for p in now_parcels if p.pk not in wide],
+        ["status_at", "last_event_at", "stalled_at", "customs", "updated_at"],
+    )
     report.parcels_changed = len(changed)
 
     # 3. Hand-offs: the destination carrier's number becomes a leg, followed from now on.
@@ -329,7 +342,7 @@ def _reschedule(parcels: dict[int, Parcel], changed: dict[int, Any], now: dateti
         when = schedule.next_poll(parcel.status, now=now, last_movement=parcel.last_event_at)
         # Only legs we can poll get a time; a terminal parcel stops every leg.
         leg.next_poll_at = when if leg.account_id is not None or when is None else None
-    ParcelLeg.objects.bulk_update(legs, ["next_poll_at"])
+    update_rows(ParcelLeg, legs, ["next_poll_at"])
 
 
 def order_target(
