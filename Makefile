@@ -36,6 +36,7 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/orders.py --quick
 	$(BIN)/python bench/notifications.py --quick
+	$(BIN)/python bench/ingest.py --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info
