@@ -64,6 +64,8 @@ class TrackingEvent:
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() is None:
             raise ValueError("a tracking event needs its time with its UTC offset")
+        if not self.customs and self.reason is Reason.CUSTOMS_HOLD:
+            object.__setattr__(self, "customs", "held")  # every connector's hold is one
 
 
 @dataclass(frozen=True)

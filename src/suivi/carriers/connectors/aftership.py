@@ -138,6 +138,9 @@ CODES: dict[str, tuple[Status, Reason]] = {
     "Expired_001": (Status.EXPIRED, Reason.NONE),
 }
 
+# Customs milestones (a hold is an exception with reason customs_hold, marked "held").
+CUSTOMS = {"InTransit_006": "entered", "InTransit_005": "released"}
+
 # AfterShip gives countries as ISO 3166 alpha-3; events carry alpha-2 like other carriers,
 # and a bare local time needs alpha-2 for base.localize (single-zone countries only).
 _ALPHA2: Mapping[str, str] = {
@@ -212,6 +215,7 @@ def _event(number: str, raw: Any) -> TrackingEvent | None:
         reason=reason,
         occurred_at=occurred,
         raw_code=subtag or tag,
+        customs=CUSTOMS.get(subtag, ""),
         raw_label=text(raw.get("message")) or text(raw.get("subtag_message")),
         location=location,
         country=country,

@@ -129,6 +129,9 @@ CODES: dict[str, tuple[Status, Reason]] = {
     "RD": (Status.EXPIRED, Reason.NONE),
 }
 
+# Customs milestones (a hold is an exception with reason customs_hold, marked "held").
+CUSTOMS = {"CP": "entered", "CC": "released"}
+
 # Exception codes (FedEx's DEX/HEX/STAT numbering, as the Track API gives them: "08",
 # "A47"…) to a reason; None means "informational: keep the event type's reason". Applied
 # to failed attempts, exceptions and returns only.
@@ -210,6 +213,7 @@ def _event(number: str, raw: Any) -> TrackingEvent | None:
         reason=reason,
         occurred_at=occurred,
         raw_code=raw_code,
+        customs=CUSTOMS.get(raw_code, ""),
         raw_label=label,
         location=_location(place),
         country=country,

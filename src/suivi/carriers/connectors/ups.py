@@ -186,6 +186,15 @@ CODES: dict[str, tuple[Status, Reason]] = {
     "NA": (_S.PENDING, _R.NONE),  # Not Available
 }
 
+# Customs milestones (a hold is an exception with reason customs_hold, marked "held").
+CUSTOMS = {
+    "012": "entered",
+    "092": "entered",
+    "014": "released",
+    "084": "released",
+    "134": "released",
+}
+
 
 # Track API warning/error codes for one number.
 _ERROR_KINDS = {"TW0001": "unknown_number", "TV1001": "invalid_number", "TV1002": "invalid_number"}
@@ -266,6 +275,7 @@ def _event(
         reason=reason,
         occurred_at=occurred,
         raw_code=raw_code,
+        customs=CUSTOMS.get(raw_code, ""),
         raw_label=_text(status.get("description")),
         location=location,
         country=country,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from suivi.carriers import registry
-from suivi.carriers.vocabulary import ShipmentUpdate, Status, TrackingError
+from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REQUIRED = {
@@ -62,6 +62,10 @@ def test_statuses_offsets_and_errors(code: str) -> None:
         for result in results:
             if isinstance(result, ShipmentUpdate):
                 assert all(e.occurred_at.utcoffset() is not None for e in result.events)
+                # A customs hold is a customs milestone too, whatever the carrier.
+                assert all(
+                    e.customs == "held" for e in result.events if e.reason is Reason.CUSTOMS_HOLD
+                )
     unknown = connector.parse(fixtures["unknown_number"].read_bytes())
     assert any(isinstance(r, TrackingError) and r.code == "unknown_number" for r in unknown)
     malformed = connector.parse(fixtures["malformed"].read_bytes())
