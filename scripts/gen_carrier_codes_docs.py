@@ -48,7 +48,9 @@ def render() -> str:
             "",
             f"Production API `{connector.default_base_url}` · up to"
             f" {connector.max_numbers_per_call} number(s) per call ·"
-            f" {connector.requests_per_minute} calls per minute per account by default ·"
+            f" {connector.requests_per_minute} calls per minute"
+            + (f" and {connector.requests_per_day} per day" if connector.requests_per_day else "")
+            + " per account by default ·"
             f" credentials: {', '.join(f'`{c}`' for c in connector.credential_names) or 'none'}"
             f" · pushes: {push} · {len(connector.codes)} codes.",
             "",

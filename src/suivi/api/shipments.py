@@ -109,6 +109,7 @@ class CarrierOut(Schema):
     name: str
     max_numbers_per_call: int
     requests_per_minute: int
+    requests_per_day: int | None
     credential_names: list[str]
     push: bool
 
@@ -139,6 +140,7 @@ def list_carriers(request: HttpRequest) -> HttpResponse:
                 "name": c.name,
                 "max_numbers_per_call": c.max_numbers_per_call,
                 "requests_per_minute": c.requests_per_minute,
+                "requests_per_day": c.requests_per_day,
                 "credential_names": list(c.credential_names),
                 "push": c.parse_push is not None,
             }
@@ -531,6 +533,9 @@ class AccountIn(In):
         "", description="A sandbox URL; empty for the carrier's production API."
     )
     requests_per_minute: int | None = Field(None, ge=1, le=100_000)
+    requests_per_day: int | None = Field(
+        None, ge=1, le=100_000_000, description="Empty: the carrier's default daily quota."
+    )
 
 
 class AccountOut(Schema):
@@ -539,6 +544,7 @@ class AccountOut(Schema):
     label: str
     base_url: str
     requests_per_minute: int | None
+    requests_per_day: int | None
     is_active: bool
     credential_names: list[str]
     last_error: str
@@ -562,6 +568,7 @@ def _account_data(account: CarrierAccount) -> dict[str, Any]:
         "label": account.label,
         "base_url": account.base_url,
         "requests_per_minute": account.requests_per_minute,
+        "requests_per_day": account.requests_per_day,
         "is_active": account.is_active,
         "credential_names": names,
         "last_error": account.last_error,
@@ -596,6 +603,7 @@ def create_account(request: HttpRequest, payload: AccountIn) -> HttpResponse:
         label=payload.label,
         base_url=payload.base_url,
         requests_per_minute=payload.requests_per_minute,
+        requests_per_day=payload.requests_per_day,
     )
     return json_response({**_account_data(account), "push_secret": secret}, status=201)
 

@@ -94,6 +94,7 @@ class Connector:
     unmapped_codes: Callable[[bytes], set[str]]
     credential_names: tuple[str, ...] = ()
     requests_per_minute: int = 60  # the carrier's documented limit for one account
+    requests_per_day: int | None = None  # a daily quota, where the carrier has one
     tracking_url: str = ""  # public tracking page, "{number}" replaced
     # Carriers that push (UPS Track Alert, AfterShip webhooks): parse a pushed body, and
     # check its signature with the account's push secret (body, headers, secret).

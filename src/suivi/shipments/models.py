@@ -36,10 +36,13 @@ class CarrierAccount(models.Model):
     # Empty: the connector's production URL. Set for a sandbox (and the tests' fake carrier).
     base_url = models.URLField(max_length=300, blank=True)
     requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_day = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
-    # Rate limit window (calls made in the current minute), advanced by compare-and-set.
+    # Rate limit windows (calls made this minute and this day), advanced by compare-and-set.
     window_started_at = models.DateTimeField(null=True, blank=True)
     window_calls = models.PositiveIntegerField(default=0)
+    day_started_at = models.DateTimeField(null=True, blank=True)
+    day_calls = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

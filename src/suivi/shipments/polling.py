@@ -58,6 +58,7 @@ BREAKER_THRESHOLD = 5
 BREAKER_BASE_OPEN = timedelta(minutes=1)
 BREAKER_MAX_OPEN = timedelta(minutes=30)
 WINDOW = timedelta(minutes=1)
+DAY = timedelta(days=1)
 ERROR_TEXT = 500
 
 
@@ -130,40 +131,42 @@ def _breaker_success(carrier: str, now: datetime) -> None:
         CarrierHealth.objects.filter(carrier=carrier).update(last_success_at=now)
 
 
-def take_call(account: CarrierAccount, limit: int, *, now: datetime) -> bool:
-    """Take one call from the account's per-minute budget (compare-and-set); False if none
-    is left in this window."""
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int
+    per_day: int | None = None
+
+
+def take_call(account: CarrierAccount, limits: Limits, *, now: datetime) -> datetime | None:
+    """Take one call from the account's budgets — calls per minute and, where the carrier
+    has one, per day — by compare-and-set (several workers share them). Returns None when
+    the call is taken, else when the next call may be made."""
+    fields = ("window_started_at", "window_calls", "day_started_at", "day_calls")
     for _attempt in range(5):
-        current = (
-            CarrierAccount.objects.filter(pk=account.pk)
-            .values("window_started_at", "window_calls")
-            .first()
-        )
+        current = CarrierAccount.objects.filter(pk=account.pk).values(*fields).first()
         if current is None:
-            return False
-        started = current["window_started_at"]
-        if started is None or now - started >= WINDOW:
-            updated = CarrierAccount.objects.filter(
-                pk=account.pk, window_started_at=started, window_calls=current["window_calls"]
-            ).update(window_started_at=now, window_calls=1)
-        elif current["window_calls"] >= limit:
-            return False
-        else:
-            updated = CarrierAccount.objects.filter(
-                pk=account.pk, window_started_at=started, window_calls=current["window_calls"]
-            ).update(window_calls=F("window_calls") + 1)
+            return now + WINDOW
+        minute_start: datetime | None = current["window_started_at"]
+        day_start: datetime | None = current["day_started_at"]
+        minute_calls: int = current["window_calls"]
+        day_calls: int = current["day_calls"]
+        if minute_start is None or now - minute_start >= WINDOW:
+            minute_start, minute_calls = now, 0
+        if day_start is None or now - day_start >= DAY:
+            day_start, day_calls = now, 0
+        if limits.per_day is not None and day_calls >= limits.per_day:
+            return day_start + DAY
+        if minute_calls >= limits.per_minute:
+            return minute_start + WINDOW
+        updated = CarrierAccount.objects.filter(pk=account.pk, **current).update(
+            window_started_at=minute_start,
+            window_calls=minute_calls + 1,
+            day_started_at=day_start,
+            day_calls=day_calls + 1,
+        )
         if updated:
-            return True
-    return False
-
-
-def _window_end(account: CarrierAccount) -> datetime:
-    started = (
-        CarrierAccount.objects.filter(pk=account.pk)
-        .values_list("window_started_at", flat=True)
-        .first()
-    )
-    return (started or timezone.now()) + WINDOW
+            return None
+    return now + timedelta(seconds=5)  # contended: try again shortly
 
 
 # --- one batch ------------------------------------------------------------------------------
@@ -223,7 +226,10 @@ def _poll_account(
             base_url=config.base_url, credentials=config.credentials, timeout=config.timeout,
             guarded=True,
         )  # fmt: skip
-    limit = account.requests_per_minute or connector.requests_per_minute
+    limits = Limits(
+        per_minute=account.requests_per_minute or connector.requests_per_minute,
+        per_day=account.requests_per_day or connector.requests_per_day,
+    )
     size = connector.max_numbers_per_call
     due = [leg for leg in legs if not _expire_if_stale(leg, now, outcome, report, shops)]
     for start in range(0, len(due), size):
@@ -233,8 +239,8 @@ def _poll_account(
                 outcome.next_at[leg.pk] = schedule.backoff(1, now=now)
             report.deferred += len(chunk)
             continue
-        if not take_call(account, limit, now=now):
-            end = _window_end(account)
+        end = take_call(account, limits, now=now)
+        if end is not None:
             for leg in due[start:]:
                 outcome.next_at[leg.pk] = end + schedule.jittered(timedelta(seconds=5))
             report.deferred += len(due) - start

@@ -346,12 +346,15 @@ def account_create(
     label: str = "",
     base_url: str = "",
     requests_per_minute: int | None = None,
+    requests_per_day: int | None = None,
 ) -> tuple[CarrierAccount, str]:
     """Add a carrier account; return it and its push secret (shown only now)."""
     if not is_known_carrier(carrier):
         raise InvalidInput(f"Unknown carrier {carrier!r}.", field="carrier")
     if requests_per_minute is not None and not 1 <= requests_per_minute <= 100_000:
         raise InvalidInput("1 to 100000 requests per minute.", field="requests_per_minute")
+    if requests_per_day is not None and not 1 <= requests_per_day <= 100_000_000:
+        raise InvalidInput("1 to 100000000 requests per day.", field="requests_per_day")
     clean = _check_credentials(carrier, credentials or {})
     push_secret = "psk_" + secrets.token_urlsafe(32)
     try:
@@ -364,6 +367,7 @@ def account_create(
                 push_secret_encrypted=crypto.encrypt(push_secret),
                 base_url=base_url,
                 requests_per_minute=requests_per_minute,
+                requests_per_day=requests_per_day,
             )
     except IntegrityError:
         raise InvalidInput(

@@ -432,5 +432,6 @@ CONNECTOR = Connector(
     # Starter level: 1 call per second and 250 calls per day (more on request). The daily
     # quota (reset at 00:00 GMT) has no field here: past it DHL answers 429 until midnight.
     requests_per_minute=60,
+    requests_per_day=250,  # the entry plan's daily quota (an account can raise it)
     tracking_url="https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={number}&submit=1",
 )

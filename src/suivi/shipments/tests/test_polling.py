@@ -246,3 +246,20 @@ def test_schedule_is_jittered_and_backoff_grows() -> None:
     waits = [schedule.backoff(n, now=now) - now for n in (1, 3, 6, 20)]
     assert waits[0] <= timedelta(minutes=2) and waits[-1] <= schedule.BACKOFF_MAX
     assert schedule.backoff(1, now=now, retry_after=600) - now >= timedelta(seconds=600)
+
+
+def test_a_daily_quota_defers_to_the_next_day(shop_a, carrier) -> None:
+    services.account_create(
+        shop=shop_a, carrier="laposte", credentials={"api_key": "k"}, base_url=carrier.url,
+        requests_per_day=1,
+    )  # fmt: skip
+    _due(shop_a, 15)  # two calls needed, one allowed today
+    report = polling.run_once(100)
+    assert report.calls == 1 and report.deferred == 5
+    later = ParcelLeg.objects.filter(parcel__status="pending")
+    assert all(leg.next_poll_at >= timezone.now() + timedelta(hours=23) for leg in later)
+    account = CarrierAccount.objects.get()
+    assert account.day_calls == 1
+    # The next day the quota is back.
+    tomorrow = timezone.now() + timedelta(days=1, minutes=1)
+    assert polling.take_call(account, polling.Limits(60, 1), now=tomorrow) is None
