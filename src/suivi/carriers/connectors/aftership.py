@@ -38,7 +38,14 @@ from suivi.carriers.common import (
     read_json,
     text,
 )
-from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError, TrackingEvent
+from suivi.carriers.vocabulary import (
+    Handoff,
+    Reason,
+    ShipmentUpdate,
+    Status,
+    TrackingError,
+    TrackingEvent,
+)
 
 MAX_NUMBERS_PER_CALL = 1
 API_VERSION = "2025-04"
@@ -243,11 +250,33 @@ def _update(tracking: dict[str, Any], number: str = "") -> ShipmentUpdate:
     return ShipmentUpdate(
         tracking_number=number,
         events=tuple(events),
+        handoff=_handoff(tracking),
         estimated_delivery=_estimated_delivery(tracking),
         carrier_product=f"{slug}: {service}" if slug and service else slug or service,
         is_final=text(tracking.get("tag")) in _FINAL_TAGS
         or text(tracking.get("subtag")) == "Exception_011",
     )
+
+
+# AfterShip courier slugs of the carriers Suivi follows itself, for hand-offs.
+SLUGS: dict[str, str] = {
+    "dhl": "dhl", "dhl-global-mail": "dhl", "deutsch-post": "dhl", "ups": "ups",
+    "usps": "usps", "fedex": "fedex", "gls": "gls", "dpd": "dpd", "dpd-fr": "dpd",
+    "la-poste-colissimo": "colissimo", "colissimo": "colissimo",
+    "chronopost-france": "chronopost", "mondialrelay": "mondial_relay",
+}  # fmt: skip
+
+
+def _handoff(tracking: dict[str, Any]) -> Handoff | None:
+    """The destination carrier AfterShip names in ``next_couriers`` (a cross-border
+    hand-off), when Suivi follows that carrier itself."""
+    for courier in as_list(tracking.get("next_couriers")):
+        entry = as_dict(courier)
+        carrier = SLUGS.get(text(entry.get("slug")).lower())
+        number = text(entry.get("tracking_number"))
+        if carrier and 4 <= len(number) <= 64:
+            return Handoff(carrier, number)
+    return None
 
 
 def _answer(data: dict[str, Any], number: str, slug: str) -> list[Result]:

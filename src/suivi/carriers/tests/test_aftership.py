@@ -25,7 +25,7 @@ from suivi.carriers.base import (
 )
 from suivi.carriers.connectors import aftership
 from suivi.carriers.testing import FakeCarrier, Reply
-from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingError
+from suivi.carriers.vocabulary import Handoff, Reason, ShipmentUpdate, Status, TrackingError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aftership"
 SECRET = "whsec-suivi-test"
@@ -433,3 +433,14 @@ def test_wrong_json_gives_an_error_not_an_exception(carrier: FakeCarrier) -> Non
 def test_one_number_per_call() -> None:
     with pytest.raises(ValueError):
         aftership.fetch(["1", "2"], Account(base_url="http://x"))
+
+
+def test_next_couriers_give_the_hand_off_to_a_carrier_suivi_follows() -> None:
+    body = json.loads((FIXTURES / "webhook_delivered.json").read_bytes())
+    body["msg"]["next_couriers"] = [
+        {"slug": "unknown-post", "tracking_number": "X1234567"},
+        {"slug": "la-poste-colissimo", "tracking_number": "6A12345678901"},
+    ]
+    [update] = aftership.parse_push(json.dumps(body).encode())
+    assert isinstance(update, ShipmentUpdate)
+    assert update.handoff == Handoff("colissimo", "6A12345678901")
