@@ -100,6 +100,12 @@ class Connector:
     # check its signature with the account's push secret (body, headers, secret).
     parse_push: Callable[[bytes], list[Result]] | None = None
     verify_push: Callable[[bytes, Mapping[str, str], str], bool] | None = None
+    # Carriers that push only for numbers registered with them (UPS Track Alert
+    # subscriptions, AfterShip trackings): register(numbers, account, callback_url,
+    # push_secret) -> errors for the numbers refused (empty: all registered); raises a
+    # CarrierFailure when the call fails as a whole. At most max_numbers_per_registration.
+    register: Callable[[Sequence[str], Account, str, str], list[TrackingError]] | None = None
+    max_numbers_per_registration: int = 1
 
     def public_url(self, number: str) -> str:
         return self.tracking_url.replace("{number}", number) if self.tracking_url else ""
