@@ -884,6 +884,7 @@ def push_events(request: HttpRequest, payload: PushIn) -> HttpResponse:
     response={200: PushOut, **_problems(401, 404, 413, 422)},
     summary="A carrier's native webhook (UPS Track Alert, AfterShip…)",
     operation_id="tracking_webhook",
+    url_name="tracking_webhook",
     auth=None,
 )
 def carrier_webhook(request: HttpRequest, account_id: int = AccountId) -> HttpResponse:

@@ -307,7 +307,7 @@ def _apply(
 
 
 def _add_handoffs(shop: Shop, known: list[tuple[ParcelLeg, ShipmentUpdate]], now: datetime) -> None:
-    from .services import account_for
+    from .services import account_for, registers
 
     for leg, update in known:
         handoff = update.handoff
@@ -322,8 +322,9 @@ def _add_handoffs(shop: Shop, known: list[tuple[ParcelLeg, ShipmentUpdate]], now
             defaults={
                 "parcel_id": leg.parcel_id,
                 "role": ParcelLeg.Role.DESTINATION,
-                "account": account,
+                "account": account if pollable else None,
                 "next_poll_at": now if pollable else None,
+                "register_at": now if registers(handoff.carrier, account) else None,
             },
         )
 

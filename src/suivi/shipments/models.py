@@ -156,6 +156,10 @@ class ParcelLeg(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Registration with carriers that push only for registered numbers (UPS Track Alert,
+    # AfterShip): due at register_at (NULL: nothing to do), done at registered_at.
+    register_at = models.DateTimeField(null=True, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -174,6 +178,11 @@ class ParcelLeg(models.Model):
                 condition=Q(next_poll_at__isnull=False),
             ),
             models.Index(fields=["parcel"], name="leg_parcel"),
+            models.Index(
+                fields=["register_at"],
+                name="leg_due_registration",
+                condition=Q(register_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

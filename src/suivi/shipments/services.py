@@ -109,6 +109,12 @@ def same_connector(carrier: str) -> list[str]:
     return registry.codes_of(registry.connector_code(carrier))
 
 
+def registers(carrier: str, account: CarrierAccount | None) -> bool:
+    """Whether the carrier pushes only for numbers registered with it (see registration)."""
+    connector = registry.get(carrier)
+    return account is not None and connector is not None and connector.register is not None
+
+
 def account_for(shop: Shop | int, carrier: str) -> CarrierAccount | None:
     """The shop's active account for *carrier*'s connector (the first created), if any: a
     La Poste account follows Colissimo and Chronopost parcels too."""
@@ -279,6 +285,7 @@ def _create_parcel(
         role=ParcelLeg.Role.ORIGIN,
         account=account if pollable else None,
         next_poll_at=now + schedule.jittered(schedule.FIRST_POLL_DELAY) if pollable else None,
+        register_at=now if registers(carrier, account) else None,
     )
     return parcel
 
@@ -316,6 +323,7 @@ def leg_add(*, shop: Shop, parcel_id: int, carrier: str, tracking_number: str) -
                 role=ParcelLeg.Role.DESTINATION,
                 account=account if pollable else None,
                 next_poll_at=timezone.now() if pollable else None,
+                register_at=timezone.now() if registers(carrier, account) else None,
             )
     except IntegrityError:
         raise DuplicateParcel("The shop already follows this tracking number.") from None
@@ -384,7 +392,9 @@ def _attach_legs(account: CarrierAccount) -> None:
     ParcelLeg.objects.filter(
         shop_id=account.shop_id, carrier__in=same_connector(account.carrier), account__isnull=True
     ).exclude(parcel__status__in=["delivered", "returned", "expired"]).update(
-        account=account, next_poll_at=timezone.now()
+        account=account,
+        next_poll_at=timezone.now(),
+        register_at=timezone.now() if registers(account.carrier, account) else None,
     )
 
 
@@ -393,7 +403,9 @@ def account_delete(*, shop: Shop, account_id: int) -> None:
     if account is None:
         raise NotFound("No such carrier account.", account_id=account_id)
     with transaction.atomic():
-        ParcelLeg.objects.filter(account=account).update(account=None, next_poll_at=None)
+        ParcelLeg.objects.filter(account=account).update(
+            account=None, next_poll_at=None, register_at=None
+        )
         account.delete()
 
 

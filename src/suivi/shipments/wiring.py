@@ -32,6 +32,13 @@ def poll_due() -> int:
     return done
 
 
+def register_due() -> int:
+    """Worker job: register new numbers with carriers that push only for those."""
+    from . import registration
+
+    return registration.run_once()
+
+
 def detect_stalled() -> int:
     from . import stalled
 
@@ -44,3 +51,4 @@ def connect() -> None:
 
     register_job("shipments.poll", 2.0, poll_due)
     register_job("shipments.stalled", 600.0, detect_stalled)
+    register_job("shipments.register", 5.0, register_due)
