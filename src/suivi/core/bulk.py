@@ -60,3 +60,44 @@ def update_rows(
             sql = f"UPDATE {table} SET {sets} WHERE {where} = %s"  # noqa: S608
             cursor.executemany(sql, [values[1:] + values[:1] for values in rows])
     return len(rows)
+
+
+def insert_new(
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    unique: Sequence[str],
+    chunk: int = 500,
+) -> set[tuple[Any, ...]]:
+    """Insert *objs*, skipping rows that clash on the *unique* fields; return the *unique*
+    values of the rows actually inserted (one ``INSERT … ON CONFLICT DO NOTHING RETURNING``
+    per chunk, on PostgreSQL and SQLite alike — no existence query before)."""
+    meta = model._meta
+    fields = [
+        f
+        for f in meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField | models.BigAutoField))
+    ]
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = ", ".join(quote(f.column or f.name) for f in fields)
+    keys = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in unique]
+    conflict = ", ".join(quote(f.column or f.name) for f in keys)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    inserted: set[tuple[Any, ...]] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), chunk):
+            part = objs[start : start + chunk]
+            values = [
+                f.get_db_prep_save(f.pre_save(obj, add=True), connection)
+                for obj in part
+                for f in fields
+            ]
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES "  # noqa: S608 - names are ours
+                + ", ".join([row] * len(part))
+                + f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {conflict}",
+                values,
+            )
+            inserted.update(tuple(r) for r in cursor.fetchall())
+    return inserted

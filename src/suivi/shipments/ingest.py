@@ -38,7 +38,7 @@ from suivi.carriers import registry
 from suivi.carriers.registry import connector_code
 from suivi.carriers.vocabulary import ShipmentUpdate, Status
 from suivi.carriers.vocabulary import TrackingEvent as Scan
-from suivi.core.bulk import update_rows
+from suivi.core.bulk import insert_new, update_rows
 from suivi.orders.batch import ActionItem, order_apply_actions
 from suivi.orders.lifecycle import Action
 from suivi.orders.lifecycle import Status as OrderStatus
@@ -215,17 +215,9 @@ def _apply(
                 source=source,
                 received_at=now,
             )
-    if candidates:
-        existing = set(
-            TrackingEvent.objects.filter(
-                parcel_id__in={pid for pid, _k in candidates},
-                dedupe_key__in={key for _p, key in candidates},
-            ).values_list("parcel_id", "dedupe_key")
-        )
-        new = [row for k, row in candidates.items() if k not in existing]
-    else:
-        new = []
-    TrackingEvent.objects.bulk_create(new, ignore_conflicts=True)
+    # One INSERT … ON CONFLICT DO NOTHING RETURNING: the rows stored now are the new ones.
+    stored = insert_new(TrackingEvent, list(candidates.values()), unique=("parcel", "dedupe_key"))
+    new = [row for k, row in candidates.items() if k in stored]
     report.inserted = len(new)
     report.duplicates = report.received - report.unknown_events - len(new)
     # 2. Fold per parcel.
