@@ -15,7 +15,10 @@ answers for trackings that exist in the AfterShip account (created there by the 
 or an integration); an absent tracking is an ``unknown_number``.
 
 Webhooks are signed: ``aftership-hmac-sha256`` is the base64 HMAC-SHA256 of the raw body
-with the webhook secret (:func:`verify_push`).
+with the webhook secret (:func:`verify_push`). AfterShip follows and pushes only trackings
+created in the account: :func:`register` creates one, ``POST {base}/tracking/2025-04/
+trackings`` with ``{"tracking_number", "slug"?}`` (a tracking that already exists, meta code
+4003, is registered too).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from suivi.carriers.base import Account, Connector, Result, call, unusable
+import httpx
+
+from suivi.carriers.base import Account, CarrierUnavailable, Connector, Result, call, unusable
 from suivi.carriers.common import (
     as_dict,
     as_list,
@@ -173,6 +178,11 @@ _ERROR_KINDS: Mapping[int, str] = {
     4010: "invalid_number",
     4017: "invalid_number",
 }
+
+
+# Create tracking: meta codes saying the number (or its courier slug) is not trackable.
+_REFUSED_NUMBER = {4005, 4010, 4012, 4017}
+_ALREADY_EXISTS = 4003
 
 
 def _country(raw: dict[str, Any], *names: str) -> str:
@@ -398,6 +408,55 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     return _parse(response.content, asked, slug)
 
 
+def _created(response: httpx.Response, asked: str) -> list[TrackingError]:
+    """Read a create-tracking answer: [] when the tracking exists now, an error for a
+    refused number; an answer that says neither raises :class:`CarrierUnavailable`
+    (creating again is harmless: it answers 4003)."""
+    data, problem = read_json(response.content, "the create tracking answer")
+    meta = as_dict(as_dict(data).get("meta"))
+    code = meta.get("code")
+    status = response.status_code
+    if isinstance(code, bool) or not isinstance(code, int):
+        excerpt = response.text[:200] if response.content else ""
+        raise CarrierUnavailable(
+            f"unexpected create tracking answer ({status}): {problem or excerpt}", status=status
+        )
+    message = text(meta.get("message")) or f"AfterShip meta.code {code}"
+    if (200 <= status < 300 and code in (200, 201)) or code == _ALREADY_EXISTS:
+        return []
+    if code in _REFUSED_NUMBER:
+        return [TrackingError(asked, "invalid_number", message)]
+    if 400 <= status < 500 and 4000 <= code < 5000:  # another refusal of this tracking
+        return [TrackingError(asked, "carrier_error", message)]
+    raise CarrierUnavailable(f"AfterShip refused the call ({status}): {message}", status=status)
+
+
+def register(
+    numbers: Sequence[str], account: Account, callback_url: str, push_secret: str
+) -> list[TrackingError]:
+    """Create the tracking of one number (``"slug:number"`` or a bare number) in the
+    AfterShip account, so that AfterShip follows it and pushes its updates.
+
+    *callback_url* and *push_secret* are not sent: AfterShip webhooks are set once per
+    AfterShip account (Settings → Webhooks: the URL, whose secret signs every push), not per
+    tracking; the merchant points them at *callback_url* with the secret Suivi checks.
+    """
+    del callback_url, push_secret  # see above: configured in AfterShip, not per tracking
+    if len(numbers) != MAX_NUMBERS_PER_CALL:
+        raise ValueError("the AfterShip connector creates one tracking per call")
+    asked = numbers[0]
+    slug, number = split(asked)
+    response = call(
+        "POST",
+        f"{account.base_url.rstrip('/')}/tracking/{API_VERSION}/trackings",
+        account=account,
+        reset_headers=RESET_HEADERS,
+        json={"tracking_number": number, **({"slug": slug} if slug else {})},
+        headers={"as-api-key": account.credential("api_key"), "Accept": "application/json"},
+    )
+    return _created(response, asked)
+
+
 CONNECTOR = Connector(
     code="aftership",
     name="AfterShip (other carriers)",
@@ -413,4 +472,8 @@ CONNECTOR = Connector(
     tracking_url="",
     parse_push=parse_push,
     verify_push=verify_push,
+    # Creating the tracking is the registration; the webhook (URL and signing secret) is
+    # set once per AfterShip account, not per tracking (see register).
+    register=register,
+    max_numbers_per_registration=1,
 )

@@ -15,7 +15,12 @@ and the call is made once more with a new one. The answer is
 Push: Track Alert POSTs one JSON object per event (``trackingNumber``, ``localActivityDate``
 / ``Time``, ``gmtActivityDate`` / ``Time``, ``activityLocation``, ``activityStatus {type,
 code, description, descriptionCode}``, ``scheduledDeliveryDate``…) and sends back the
-subscription's ``credential`` string in a ``credential`` header; nothing is signed.
+subscription's ``credential`` string in a ``credential`` header; nothing is signed. Track
+Alert pushes only for subscribed numbers (14 days each): :func:`register` subscribes up to
+100 ``1Z`` numbers a call, ``POST {base}/api/track/v1/subscription/standard/package``
+(same token and headers) with ``{locale, countryCode, trackingNumberList, destination: {url,
+credentialType, credential}}``; the answer lists ``validTrackingNumbers`` and
+``invalidTrackingNumbers`` (a 400 ``VSS210`` when none is valid).
 
 The raw code is the 3-digit status code (``statusCode``, ``descriptionCode`` in Track
 Alert), UPS's finest documented one; when it is missing or undocumented the activity type
@@ -34,7 +39,18 @@ from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
 
-from suivi.carriers.base import Account, Connector, Result, call, localize, unusable
+import httpx
+
+from suivi.carriers.base import (
+    Account,
+    AuthenticationFailed,
+    CarrierUnavailable,
+    Connector,
+    Result,
+    call,
+    localize,
+    unusable,
+)
 from suivi.carriers.common import (
     TokenCache,
     as_dict,
@@ -60,6 +76,8 @@ MAX_NUMBERS_PER_CALL = 1  # one inquiryNumber in the path
 TRANSACTION_SOURCE = "suivi"
 PUSH_CREDENTIAL_HEADER = "credential"  # Track Alert echoes the subscription's credential here
 _OAUTH_PATH = "/security/v1/oauth/token"
+SUBSCRIPTION_PATH = "/api/track/v1/subscription/standard/package"
+MAX_NUMBERS_PER_REGISTRATION = 100  # more is a 400 VSS220 for the whole request
 
 _S, _R = Status, Reason
 
@@ -492,6 +510,124 @@ def fetch(numbers: Sequence[str], account: Account) -> list[Result]:
     return for_number(parse(body), number)
 
 
+# --- Track Alert subscriptions ------------------------------------------------------------
+
+# Track Alert takes "1Z" followed by 16 letters or digits, nothing else.
+_SUBSCRIBABLE = re.compile(r"1Z[0-9A-Z]{16}")
+# 400 codes saying the numbers themselves were refused (none valid / not a CIE test 1Z);
+# any other 400 code refuses the request (URL, credential, locale…).
+_NUMBERS_REFUSED = {"VSS210", "VSS215"}
+
+
+def _subscribe(
+    sent: list[str], account: Account, url: str, secret: str, token: str
+) -> httpx.Response:
+    return call(
+        "POST",
+        f"{account.base_url.rstrip('/')}{SUBSCRIPTION_PATH}",
+        account=account,
+        json={
+            "locale": "en_US",  # "reserved for future use", but required
+            "countryCode": "US",  # idem
+            "trackingNumberList": sent,
+            # Track Alert sends the credential back in the "credential" header of every
+            # event (credentialType is free text): verify_push compares it with the secret.
+            "destination": {"url": url, "credentialType": "Bearer", "credential": secret},
+        },
+        headers={
+            "Authorization": f"Bearer {token}",
+            "transId": uuid.uuid4().hex,
+            "transactionSrc": TRANSACTION_SOURCE,
+            "Accept": "application/json",
+        },
+    )
+
+
+def _listed(data: dict[str, Any], name: str) -> set[str]:
+    return {_text(n).replace(" ", "").upper() for n in as_list(data.get(name))} - {""}
+
+
+def _refusals(response: httpx.Response, sent: list[str]) -> dict[str, tuple[str, str]]:
+    """``{number sent: (error code, message)}`` for the numbers UPS did not subscribe."""
+    data, problem = read_json(response.content, "the Track Alert subscription answer")
+    status = response.status_code
+    if problem or not isinstance(data, dict) or status not in (200, 400):
+        excerpt = response.text[:200] if response.content else ""
+        raise CarrierUnavailable(
+            f"unexpected Track Alert answer ({status}): {problem or excerpt}", status=status
+        )
+    invalid = _listed(data, "invalidTrackingNumbers")
+    if status == 200:
+        if not isinstance(data.get("validTrackingNumbers"), list) and not invalid:
+            raise CarrierUnavailable("the Track Alert answer lists no number", status=status)
+        valid = _listed(data, "validTrackingNumbers")
+        return {
+            n: ("invalid_number", "UPS refused to subscribe this number")
+            if n in invalid
+            else ("carrier_error", "UPS did not confirm the subscription of this number")
+            for n in sent
+            if n not in valid or n in invalid
+        }
+    # 400: the whole request was refused; VSS210/VSS215 mean its numbers were. Its errors
+    # are in response.errors (the gateway's own refusals: a top-level errors).
+    found = as_dict(data.get("response")).get("errors", data.get("errors"))
+    if not isinstance(found, list) and "invalidTrackingNumbers" not in data:
+        raise CarrierUnavailable(
+            f"an unreadable Track Alert 400: {response.text[:200]}", status=400
+        )
+    errors = as_list(found)
+    codes = {_text(e.get("code")).upper() for e in map(as_dict, errors)}
+    message = "; ".join(
+        filter(
+            None,
+            (
+                f"{_text(e.get('code'))} {_text(e.get('message'))}".strip()
+                for e in map(as_dict, errors)
+            ),
+        )
+    )
+    numbers_refused = bool(codes & _NUMBERS_REFUSED)
+    return {
+        n: (
+            "invalid_number" if numbers_refused or n in invalid else "carrier_error",
+            message or "UPS refused the subscription",
+        )
+        for n in sent
+    }
+
+
+def register(
+    numbers: Sequence[str], account: Account, callback_url: str, push_secret: str
+) -> list[TrackingError]:
+    """Subscribe *numbers* (at most 100) to Track Alert events POSTed to *callback_url* with
+    *push_secret* as their credential; errors, under the numbers as given, for the refused
+    ones. A number that is not a ``1Z`` is refused without asking UPS; a 400 refusing the
+    request itself is an error for each of its numbers (``carrier_error``, or
+    ``invalid_number`` when no number was valid); an unreadable answer raises
+    :class:`CarrierUnavailable` (subscribing again is harmless)."""
+    if not 1 <= len(numbers) <= MAX_NUMBERS_PER_REGISTRATION:
+        raise ValueError("UPS Track Alert takes 1 to 100 numbers per subscription")
+    if not callback_url or not push_secret:
+        raise AuthenticationFailed("a Track Alert subscription needs a callback URL and secret")
+    errors: list[TrackingError] = []
+    wanted: dict[str, list[str]] = {}  # the number sent (1Z…, upper case) -> as given
+    for number in numbers:
+        normalized = number.replace(" ", "").upper()
+        if _SUBSCRIBABLE.fullmatch(normalized):
+            wanted.setdefault(normalized, []).append(number)
+        else:
+            errors.append(TrackingError(number, "invalid_number", "Track Alert takes 1Z numbers"))
+    if not wanted:
+        return errors
+    sent = list(wanted)
+    response = TOKENS.authorized(
+        account, lambda token: _subscribe(sent, account, callback_url, push_secret, token)
+    )
+    for normalized, (code, message) in _refusals(response, sent).items():
+        errors.extend(TrackingError(number, code, message) for number in wanted[normalized])
+    return errors
+
+
 CONNECTOR = Connector(
     code="ups",
     name="UPS",
@@ -508,4 +644,6 @@ CONNECTOR = Connector(
     tracking_url="https://www.ups.com/track?loc=fr_FR&tracknum={number}",
     parse_push=parse_push,
     verify_push=verify_push,
+    register=register,
+    max_numbers_per_registration=MAX_NUMBERS_PER_REGISTRATION,
 )

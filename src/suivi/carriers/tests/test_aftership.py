@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -444,3 +445,98 @@ def test_next_couriers_give_the_hand_off_to_a_carrier_suivi_follows() -> None:
     [update] = aftership.parse_push(json.dumps(body).encode())
     assert isinstance(update, ShipmentUpdate)
     assert update.handoff == Handoff("colissimo", "6A12345678901")
+
+
+# --- Registering (creating the tracking) ---------------------------------------------------
+
+CALLBACK = "https://suivi.example/api/v1/tracking/webhooks/7"
+
+
+def _register(fake: FakeCarrier, number: str, key: str = "as-key") -> list[TrackingError]:
+    return aftership.register([number], _account(fake, key=key), CALLBACK, SECRET)
+
+
+def test_register_creates_the_tracking(carrier: FakeCarrier) -> None:
+    carrier.enqueue(Reply(201, _load("create_created.json")))
+    assert _register(carrier, "china-ems:EA123456785CN") == []
+    [request] = carrier.requests
+    assert (request.method, request.path) == ("POST", TRACKINGS_PATH)
+    assert request.headers["as-api-key"] == "as-key"
+    assert request.headers["content-type"] == "application/json"
+    # Webhooks are set per AfterShip account: neither the callback nor the secret is sent.
+    assert json.loads(request.body) == {"tracking_number": "EA123456785CN", "slug": "china-ems"}
+    assert CALLBACK.encode() not in request.body and SECRET.encode() not in request.body
+
+
+def test_register_a_bare_number_lets_aftership_detect_the_courier(carrier: FakeCarrier) -> None:
+    carrier.enqueue(Reply(201, _load("create_created.json")))
+    assert _register(carrier, "EA123456785CN") == []
+    assert json.loads(carrier.requests[0].body) == {"tracking_number": "EA123456785CN"}
+
+
+def test_register_a_tracking_that_already_exists_is_registered(carrier: FakeCarrier) -> None:
+    carrier.enqueue(Reply(400, _load("create_already_exists.json")))
+    assert _register(carrier, "china-ems:EA123456785CN") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("create_invalid_number.json", "invalid_number"),
+     ("create_no_courier.json", "invalid_number"),
+     ("create_missing_field.json", "carrier_error")],
+)  # fmt: skip
+def test_register_a_refused_number_is_an_error_under_the_number_given(
+    carrier: FakeCarrier, name: str, code: str
+) -> None:
+    carrier.enqueue(Reply(400, _load(name)))
+    [error] = _register(carrier, "dhl:12")
+    assert (error.tracking_number, error.code) == ("dhl:12", code)
+    assert error.message == json.loads(_load(name))["meta"]["message"]
+
+
+def test_register_failures_of_the_call(carrier: FakeCarrier) -> None:
+    carrier.enqueue(Reply(401, _load("auth_error.json")))
+    with pytest.raises(AuthenticationFailed):
+        _register(carrier, "1234567890")
+    carrier.enqueue(Reply(429, _load("rate_limited.json"), {"Retry-After": "3"}))
+    with pytest.raises(RateLimited) as limited:
+        _register(carrier, "1234567890")
+    assert limited.value.retry_after == 3.0
+    carrier.enqueue(Reply(503, b"<html>unavailable</html>"))
+    with pytest.raises(CarrierUnavailable) as unavailable:
+        _register(carrier, "1234567890")
+    assert unavailable.value.status == 503
+    with pytest.raises(AuthenticationFailed):  # no key: refused before any call
+        _register(carrier, "1234567890", key="")
+    assert len(carrier.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(201, b""), (200, b"<html>ok</html>"), (201, b"[]"), (201, b'{"meta": {"code": "201"}}'),
+     (201, b'{"meta": {"code": true}}'), (404, b'{"meta": {"code": 404, "message": "no URI"}}'),
+     (400, b"{"), (201, b'{"meta": {"code": 500}}'), (200, b"\xff\xfe")],
+)  # fmt: skip
+def test_register_an_unreadable_answer_is_unavailable(
+    carrier: FakeCarrier, status: int, body: bytes
+) -> None:
+    carrier.enqueue(Reply(status, body))
+    with pytest.raises(CarrierUnavailable):
+        _register(carrier, "1234567890")
+
+
+def test_register_one_number_per_call_and_settings() -> None:
+    with pytest.raises(ValueError):
+        aftership.register(["1", "2"], Account(base_url="http://x"), CALLBACK, SECRET)
+    assert aftership.CONNECTOR.register is aftership.register
+    assert aftership.CONNECTOR.max_numbers_per_registration == 1
+
+
+@given(_json, st.sampled_from([200, 201, 400, 402, 404, 409, 422]))
+def test_register_arbitrary_answers_give_errors_or_unavailable(data: Any, status: int) -> None:
+    response = httpx.Response(status, content=json.dumps(data).encode())
+    try:
+        errors = aftership._created(response, "dhl:12")
+    except CarrierUnavailable:
+        return
+    assert all(e.tracking_number == "dhl:12" and e.code for e in errors)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -468,3 +469,163 @@ def test_one_number_per_call() -> None:
     assert (
         ups.CONNECTOR.parse_push is ups.parse_push and ups.CONNECTOR.verify_push is ups.verify_push
     )
+
+
+# --- Track Alert subscriptions --------------------------------------------------------------
+
+SUBSCRIPTION_PATH = "/api/track/v1/subscription/standard/package"
+CALLBACK = "https://suivi.example/api/v1/tracking/webhooks/7"
+PUSH_SECRET = "s3cret-registered"
+
+
+def _subscriptions(fake: FakeCarrier) -> list[Recorded]:
+    return [r for r in fake.requests if r.path == SUBSCRIPTION_PATH]
+
+
+def _register(fake: FakeCarrier, numbers: list[str]) -> list[TrackingError]:
+    return ups.register(numbers, _account(fake), CALLBACK, PUSH_SECRET)
+
+
+def test_register_subscribes_with_the_callback_and_the_credential(carrier: FakeCarrier) -> None:
+    carrier.enqueue(
+        _token_reply("token-1"),
+        Reply(200, json.dumps({"validTrackingNumbers": [NUMBER, "1ZCIETST0111111114"]}).encode()),
+    )
+    assert _register(carrier, [NUMBER, "1zcietst0111111114"]) == []
+    token_call, request = carrier.requests
+    assert token_call.path == TOKEN_PATH
+    assert (request.method, request.path) == ("POST", SUBSCRIPTION_PATH)
+    assert request.headers["authorization"] == "Bearer token-1"
+    assert request.headers["transactionsrc"] == "suivi"
+    assert len(request.headers["transid"]) == 32
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.body) == {
+        "locale": "en_US",
+        "countryCode": "US",
+        "trackingNumberList": [NUMBER, "1ZCIETST0111111114"],  # as UPS wants it written
+        "destination": {"url": CALLBACK, "credentialType": "Bearer", "credential": PUSH_SECRET},
+    }
+    # What Track Alert will send back is what verify_push accepts.
+    assert ups.verify_push(b"{}", {"credential": PUSH_SECRET}, PUSH_SECRET)
+
+
+def test_register_reports_the_numbers_ups_refused_under_the_numbers_given(
+    carrier: FakeCarrier,
+) -> None:
+    carrier.enqueue(_token_reply("t"), Reply(200, _load("subscription_partial.json")))
+    asked = [NUMBER, "1Z0V 7F24 0412 3456 72", "1ZCIETST0111111114", "1Z999AA1012345678X9"]
+    missing = "1Z999AA10000000000"
+    errors = _register(carrier, [*asked, missing])
+    by_number = {e.tracking_number: e.code for e in errors}
+    assert by_number == {
+        "1Z0V 7F24 0412 3456 72": "invalid_number",  # in invalidTrackingNumbers
+        "1Z999AA1012345678X9": "invalid_number",  # not a 1Z: never sent
+        missing: "carrier_error",  # in neither list: not confirmed
+    }
+    assert all(e.message for e in errors)
+    [request] = _subscriptions(carrier)
+    assert json.loads(request.body)["trackingNumberList"] == [
+        NUMBER, "1Z0V7F240412345672", "1ZCIETST0111111114", missing
+    ]  # fmt: skip
+
+
+def test_register_without_a_1z_makes_no_call(carrier: FakeCarrier) -> None:
+    [error] = _register(carrier, ["H9205817377"])
+    assert (error.tracking_number, error.code) == ("H9205817377", "invalid_number")
+    assert carrier.requests == []
+
+
+def test_register_when_no_number_is_valid_ups_answers_400(carrier: FakeCarrier) -> None:
+    carrier.enqueue(_token_reply("t"), Reply(400, _load("subscription_none_valid.json")))
+    [error] = _register(carrier, ["1Z0V7F240412345672"])
+    assert (error.tracking_number, error.code) == ("1Z0V7F240412345672", "invalid_number")
+    assert error.message.startswith("VSS210 ")
+
+
+def test_register_a_refused_request_is_an_error_for_each_number(carrier: FakeCarrier) -> None:
+    carrier.enqueue(_token_reply("t"), Reply(400, _load("subscription_rejected.json")))
+    errors = _register(carrier, [NUMBER, "1ZCIETST0111111114"])
+    assert [(e.tracking_number, e.code) for e in errors] == [
+        (NUMBER, "carrier_error"), ("1ZCIETST0111111114", "carrier_error")
+    ]  # fmt: skip
+    assert "VSS610" in errors[0].message
+
+
+def test_register_reuses_the_token_and_renews_it_after_a_401(carrier: FakeCarrier) -> None:
+    ups_ = _UPS(carrier, json.dumps({"validTrackingNumbers": [NUMBER]}).encode())
+    ups.fetch([NUMBER], _account(carrier))
+    ups_.revoked.add("token-1")
+    assert _register(carrier, [NUMBER]) == []
+    assert ups_.issued == ["token-1", "token-2"]
+    assert [r.headers["authorization"] for r in _subscriptions(carrier)] == [
+        "Bearer token-1", "Bearer token-2"
+    ]  # fmt: skip
+
+
+def test_register_a_second_401_is_an_authentication_failure(carrier: FakeCarrier) -> None:
+    carrier.route = lambda request: (
+        _token_reply("t") if request.path == TOKEN_PATH else Reply(401, _load("auth_error.json"))
+    )
+    with pytest.raises(AuthenticationFailed) as caught:
+        _register(carrier, [NUMBER])
+    assert caught.value.status == 401 and not caught.value.retryable
+    assert len(_subscriptions(carrier)) == 2
+
+
+def test_register_rate_limited_and_server_errors(carrier: FakeCarrier) -> None:
+    carrier.enqueue(
+        _token_reply("t"), Reply(429, _load("rate_limited.json"), {"Retry-After": "30"})
+    )
+    with pytest.raises(RateLimited) as limited:
+        _register(carrier, [NUMBER])
+    assert (limited.value.status, limited.value.retry_after) == (429, 30.0)
+    carrier.enqueue(Reply(503, b'{"response": {"errors": [{"code": "VSS100"}]}}'))
+    with pytest.raises(CarrierUnavailable) as unavailable:
+        _register(carrier, [NUMBER])
+    assert unavailable.value.status == 503
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [(200, b""), (200, b"<html>maintenance</html>"), (200, b"[]"), (200, b"{}"),
+     (200, b'{"validTrackingNumbers": 3}'), (400, b"{"), (400, b'{"errors": 1}'),
+     (404, b'{"errors": [{"code": "404"}]}'), (200, b"\xff\xfe")],
+)  # fmt: skip
+def test_register_an_unreadable_answer_is_unavailable(
+    carrier: FakeCarrier, status: int, body: bytes
+) -> None:
+    carrier.enqueue(_token_reply("t"), Reply(status, body))
+    with pytest.raises(CarrierUnavailable):
+        _register(carrier, [NUMBER])
+
+
+@given(st.recursive(
+    st.none() | st.integers() | st.text(max_size=20) | st.sampled_from([NUMBER, "VSS210"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["validTrackingNumbers", "invalidTrackingNumbers", "response",
+                         "errors", "code", "message"]), inner, max_size=4),
+    max_leaves=20,
+))  # fmt: skip
+def test_register_arbitrary_answers_give_errors_or_unavailable(data: object) -> None:
+    for status in (200, 400):
+        response = httpx.Response(status, content=json.dumps(data).encode())
+        try:
+            refusals = ups._refusals(response, [NUMBER])
+        except CarrierUnavailable:
+            continue
+        assert set(refusals) <= {NUMBER}
+        assert all(code in ("invalid_number", "carrier_error") for code, _ in refusals.values())
+
+
+def test_register_limits_and_settings(carrier: FakeCarrier) -> None:
+    with pytest.raises(ValueError):
+        _register(carrier, [NUMBER] * 101)
+    with pytest.raises(ValueError):
+        _register(carrier, [])
+    with pytest.raises(AuthenticationFailed):  # nothing to check pushes with: not subscribed
+        ups.register([NUMBER], _account(carrier), CALLBACK, "")
+    with pytest.raises(AuthenticationFailed):  # no client secret: refused before any call
+        ups.register([NUMBER], _account(carrier, client_secret=""), CALLBACK, PUSH_SECRET)
+    assert carrier.requests == []
+    assert ups.CONNECTOR.register is ups.register
+    assert ups.CONNECTOR.max_numbers_per_registration == 100
