@@ -90,3 +90,52 @@ def test_carriers_without_registration_never_get_a_registration_time(shop_a) -> 
     services.account_create(shop=shop_a, carrier="laposte", credentials={"api_key": "k"})
     shipped_order(shop_a, "6A12345678901")
     assert ParcelLeg.objects.get().register_at is None
+
+
+def test_ups_end_to_end_subscription_then_track_alert_moves_the_order(
+    shop_a, client, settings
+) -> None:
+    """A UPS parcel is subscribed with the real connector (fake UPS on loopback); the Track
+    Alert webhook UPS then sends, with the subscription's credential, moves the order."""
+    import json
+    from pathlib import Path
+
+    from suivi.carriers.testing import FakeCarrier, Reply
+    from suivi.notifications.models import OutboxMessage
+
+    fixtures = Path(__file__).parents[2] / "carriers" / "tests" / "fixtures" / "ups"
+    settings.BASE_URL = "https://suivi.example.com"
+
+    def ups(request):
+        if request.path == "/security/v1/oauth/token":
+            return Reply(200, (fixtures / "token.json").read_bytes())
+        if request.path == "/api/track/v1/subscription/standard/package":
+            numbers = json.loads(request.body)["trackingNumberList"]
+            return Reply(200, json.dumps({"validTrackingNumbers": numbers}).encode())
+        return Reply(404, b"{}")
+
+    number = "1Z999AA10123456784"
+    with FakeCarrier() as fake:
+        fake.route = ups
+        account, secret = services.account_create(
+            shop=shop_a, carrier="ups", base_url=fake.url,
+            credentials={"client_id": "suivi-test-client", "client_secret": "s"},
+        )  # fmt: skip
+        order, _ = shipped_order(shop_a, number, carrier="ups")
+        assert registration.run_once() == 1
+        [subscribe] = [r for r in fake.requests if r.path.endswith("/package")]
+    body = json.loads(subscribe.body)
+    assert body["trackingNumberList"] == [number]
+    assert body["destination"]["credential"] == secret
+    assert body["destination"]["url"].endswith(f"/api/v1/tracking/webhooks/{account.pk}")
+    assert ParcelLeg.objects.get().registered_at is not None
+
+    alert = (fixtures / "track_alert_out_for_delivery.json").read_bytes()
+    path = f"/api/v1/tracking/webhooks/{account.pk}"
+    refused = client.post(path, alert, content_type="application/json", HTTP_CREDENTIAL="wrong")
+    assert refused.status_code == 401
+    accepted = client.post(path, alert, content_type="application/json", HTTP_CREDENTIAL=secret)
+    assert accepted.status_code == 200, accepted.content
+    order.refresh_from_db()
+    assert order.status == "out_for_delivery"
+    assert OutboxMessage.objects.filter(order_id=order.pk, event_key="out_for_delivery").exists()
