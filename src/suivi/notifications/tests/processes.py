@@ -76,3 +76,32 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def fresh_broker(kind: str, *, redis_url: str, queue: str) -> str:
+    """The URL of a running broker with an empty *queue* (Redis: the whole database is
+    flushed); skips the test when the broker is down (a failure under CI=true)."""
+    import pytest
+
+    if kind == "redis":
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.flushdb()
+        except redis.ConnectionError as exc:
+            pytest.skip(f"Redis is not running on 127.0.0.1:6379 ({exc})")
+        return redis_url
+    from kombu import Connection
+
+    try:
+        with Connection(RABBITMQ, connect_timeout=5) as connection:
+            channel = connection.channel()
+            channel.queue_declare(queue=queue, durable=True, auto_delete=False)
+            channel.queue_purge(queue)
+    except OSError as exc:
+        pytest.skip(f"RabbitMQ is not running on 127.0.0.1:5672 ({exc})")
+    return RABBITMQ

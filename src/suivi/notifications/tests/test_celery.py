@@ -8,7 +8,6 @@ import signal
 from collections import Counter
 
 import pytest
-import redis
 
 from suivi.notifications.models import DeliveryAttempt, OutboxMessage
 from suivi.shops.models import Shop
@@ -21,29 +20,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 # One Redis database and one queue name per pytest-xdist worker: parallel runs never share.
 XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS = f"redis://127.0.0.1:6379/{9 + XDIST}"
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 QUEUE = f"suivi-test-{XDIST}"
 
 
 @pytest.fixture(params=["redis", "rabbitmq"])
 def broker(request: pytest.FixtureRequest) -> str:
-    if request.param == "redis":
-        client = redis.Redis.from_url(REDIS)
-        try:
-            client.flushdb()
-        except redis.ConnectionError as exc:
-            pytest.skip(f"Redis is not running on 127.0.0.1:6379 ({exc})")
-        return REDIS
-    from kombu import Connection
-
-    try:
-        with Connection(RABBITMQ, connect_timeout=5) as connection:
-            channel = connection.channel()
-            channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False)
-            channel.queue_purge(QUEUE)
-    except OSError as exc:
-        pytest.skip(f"RabbitMQ is not running on 127.0.0.1:5672 ({exc})")
-    return RABBITMQ
+    return processes.fresh_broker(request.param, redis_url=REDIS, queue=QUEUE)
 
 
 def _celery_worker(env: dict[str, str], name: str):  # type: ignore[no-untyped-def]

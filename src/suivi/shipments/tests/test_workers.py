@@ -9,7 +9,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-import redis
 from django.utils import timezone
 
 from suivi.carriers.testing import FakeCarrier, Reply
@@ -22,7 +21,6 @@ from .factories import number, shipped_order
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 XDIST = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 REDIS = f"redis://127.0.0.1:6379/{11 + XDIST}"
-RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
 QUEUE = f"suivi-poll-test-{XDIST}"
 
 
@@ -43,26 +41,6 @@ def _answer(request) -> Reply:
     return Reply(207, json.dumps(items).encode())
 
 
-def _broker(kind: str) -> str:
-    if kind == "redis":
-        client = redis.Redis.from_url(REDIS)
-        try:
-            client.flushdb()
-        except redis.ConnectionError as exc:
-            pytest.skip(f"Redis is not running on 127.0.0.1:6379 ({exc})")
-        return REDIS
-    from kombu import Connection
-
-    try:
-        with Connection(RABBITMQ, connect_timeout=5) as connection:
-            channel = connection.channel()
-            channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False)
-            channel.queue_purge(QUEUE)
-    except OSError as exc:
-        pytest.skip(f"RabbitMQ is not running on 127.0.0.1:5672 ({exc})")
-    return RABBITMQ
-
-
 @pytest.mark.parametrize("mode", ["embedded", "celery-redis", "celery-rabbitmq"])
 def test_workers_poll_every_due_parcel_once(shop_a, mode: str) -> None:
     with FakeCarrier() as carrier:
@@ -81,7 +59,9 @@ def test_workers_poll_every_due_parcel_once(shop_a, mode: str) -> None:
         if mode.startswith("celery"):
             env.update(
                 SUIVI_TASKS="celery",
-                SUIVI_CELERY_BROKER_URL=_broker(mode.removeprefix("celery-")),
+                SUIVI_CELERY_BROKER_URL=processes.fresh_broker(
+                    mode.removeprefix("celery-"), redis_url=REDIS, queue=QUEUE
+                ),
                 SUIVI_CELERY_QUEUE=QUEUE,
             )
             argv = ["celery", "worker", "--pool=solo", "--without-gossip", "--without-mingle"]
