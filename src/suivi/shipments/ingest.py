@@ -215,9 +215,22 @@ def _apply(
                 source=source,
                 received_at=now,
             )
-    # One INSERT … ON CONFLICT DO NOTHING RETURNING: the rows stored now are the new ones.
-    stored = insert_new(TrackingEvent, list(candidates.values()), unique=("parcel", "dedupe_key"))
-    new = [row for k, row in candidates.items() if k in stored]
+    # Polls return a parcel's whole history, so most events are known: read their keys
+    # first (cheap), then insert the rest with ON CONFLICT DO NOTHING RETURNING, which also
+    # settles a race with another ingestion of the same scan.
+    known_keys = (
+        set(
+            TrackingEvent.objects.filter(
+                parcel_id__in={pid for pid, _k in candidates},
+                dedupe_key__in={key for _p, key in candidates},
+            ).values_list("parcel_id", "dedupe_key")
+        )
+        if candidates
+        else set()
+    )
+    fresh = {k: row for k, row in candidates.items() if k not in known_keys}
+    stored = insert_new(TrackingEvent, list(fresh.values()), unique=("parcel", "dedupe_key"))
+    new = [row for k, row in fresh.items() if k in stored]
     report.inserted = len(new)
     report.duplicates = report.received - report.unknown_events - len(new)
     # 2. Fold per parcel.
