@@ -428,7 +428,7 @@ def _move_orders(
     delivered: dict[int, list[bool]] = defaultdict(list)
     driving: dict[int, dict[Status, Parcel]] = defaultdict(dict)
     for pid, order_id, status, delivered_at in Parcel.objects.filter(
-        order_id__in=order_ids
+        shop_id=shop.pk, order_id__in=order_ids
     ).values_list("pk", "order_id", "status", "delivered_at"):
         if pid in parcels:
             status, delivered_at = parcels[pid].status, parcels[pid].delivered_at
@@ -436,7 +436,9 @@ def _move_orders(
         delivered[order_id].append(delivered_at is not None)
         if pid in parcels:
             driving[order_id].setdefault(Status(status), parcels[pid])
-    orders = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "status"))
+    orders = dict(
+        Order.objects.filter(shop_id=shop.pk, pk__in=order_ids).values_list("pk", "status")
+    )
     # Shipment events first (on the order's timeline), then the order moves.
     recorded = [
         OrderEvent(

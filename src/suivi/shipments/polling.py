@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from suivi.carriers import registry
@@ -429,7 +429,3 @@ def run_once(limit: int = 100, *, now: datetime | None = None) -> PollReport:
     """Claim one batch of due legs and poll it (the embedded worker's job)."""
     ids = claim(limit, now=now)
     return poll(ids, now=now) if ids else PollReport()
-
-
-def due_count(now: datetime | None = None) -> int:
-    return ParcelLeg.objects.filter(Q(next_poll_at__lte=now or timezone.now())).count()
