@@ -36,7 +36,6 @@ from django.utils import timezone
 
 from suivi.carriers import registry
 from suivi.carriers.base import (
-    Account,
     AuthenticationFailed,
     CarrierFailure,
     CarrierUnavailable,
@@ -221,11 +220,6 @@ def _poll_account(
     except Exception as exc:  # undecryptable credentials (rotated keys): visible, paused
         _pause(account, legs, f"credentials unusable: {exc}", now, outcome)
         return
-    if account.base_url:
-        config = Account(
-            base_url=config.base_url, credentials=config.credentials, timeout=config.timeout,
-            guarded=True,
-        )  # fmt: skip
     limits = Limits(
         per_minute=account.requests_per_minute or connector.requests_per_minute,
         per_day=account.requests_per_day or connector.requests_per_day,

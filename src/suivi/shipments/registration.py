@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from suivi.carriers import registry
-from suivi.carriers.base import Account, CarrierFailure
+from suivi.carriers.base import CarrierFailure
 
 from . import schedule
 from .models import ParcelLeg
@@ -72,8 +72,6 @@ def register(ids: list[int], *, now: datetime | None = None) -> int:
         connector = registry.get(account.carrier)
         assert connector is not None and connector.register is not None
         config = account_config(account)
-        if account.base_url:
-            config = Account(config.base_url, config.credentials, config.timeout, guarded=True)
         size = connector.max_numbers_per_registration
         for start in range(0, len(legs), size):
             chunk = legs[start : start + size]

@@ -420,6 +420,8 @@ def account_config(account: CarrierAccount) -> Account:
     return Account(
         base_url=account.base_url or (connector.default_base_url if connector else ""),
         credentials=credentials,
+        # A merchant-set URL (sandbox) goes through the SSRF guard like any merchant URL.
+        guarded=bool(account.base_url),
     )
 
 
