@@ -42,7 +42,7 @@ from suivi.carriers.vocabulary import (
     TrackingEvent,
 )
 from suivi.core.errors import DomainError, NotFound
-from suivi.shipments import services
+from suivi.shipments import selectors, services
 from suivi.shipments.errors import CarrierNotDetected
 from suivi.shipments.ingest import MAX_ITEMS, IngestReport, ingest
 from suivi.shipments.models import CarrierAccount, Parcel, ParcelLeg
@@ -266,7 +266,6 @@ class ParcelsOut(Schema):
 
 
 def _parcel_data(parcel: Parcel, *, events: bool = True) -> dict[str, Any]:
-    legs = {leg.pk: leg for leg in parcel.legs.all()}
     return {
         "id": parcel.pk,
         "order_id": parcel.order_id,
@@ -287,50 +286,28 @@ def _parcel_data(parcel: Parcel, *, events: bool = True) -> dict[str, Any]:
             {"line": line.order_line.position, "quantity": line.quantity}
             for line in sorted(parcel.lines.all(), key=lambda line: line.order_line.position)
         ],
-        "legs": [
-            {
-                "id": leg.pk,
-                "carrier": leg.carrier,
-                "tracking_number": leg.tracking_number,
-                "role": leg.role,
-                "polled": leg.next_poll_at is not None,
-                "next_poll_at": _iso(leg.next_poll_at),
-                "last_polled_at": _iso(leg.last_polled_at),
-                "last_error": leg.last_error,
-            }
-            for leg in legs.values()
-        ],
-        "events": [
-            {
-                "status": e.status,
-                "reason": e.reason,
-                "occurred_at": e.local_time.isoformat(),
-                "code": e.raw_code,
-                "label": e.raw_label,
-                "location": e.location,
-                "country": e.country,
-                "latitude": e.latitude,
-                "longitude": e.longitude,
-                "customs": e.customs,
-                "source": e.source,
-                "carrier": legs[e.leg_id].carrier if e.leg_id in legs else parcel.carrier,
-                "tracking_number": legs[e.leg_id].tracking_number
-                if e.leg_id in legs
-                else parcel.tracking_number,
-            }
-            for e in sorted(parcel.events.all(), key=lambda e: (e.occurred_at, e.pk), reverse=True)
-        ]
-        if events
-        else [],
+        "legs": [_leg_data(leg) for leg in parcel.legs.all()],
+        "events": [_event_data(entry) for entry in selectors.timeline(parcel)] if events else [],
     }
 
 
-def _parcels(shop_id: int, **filters: Any) -> list[Parcel]:
-    return list(
-        Parcel.objects.filter(shop_id=shop_id, **filters)
-        .prefetch_related("legs", "lines__order_line", "events")
-        .order_by("pk")
-    )
+def _event_data(entry: selectors.TimelineEntry) -> dict[str, Any]:
+    e = entry.event
+    return {
+        "status": e.status,
+        "reason": e.reason,
+        "occurred_at": e.local_time.isoformat(),
+        "code": e.raw_code,
+        "label": e.raw_label,
+        "location": e.location,
+        "country": e.country,
+        "latitude": e.latitude,
+        "longitude": e.longitude,
+        "customs": e.customs,
+        "source": e.source,
+        "carrier": entry.carrier,
+        "tracking_number": entry.tracking_number,
+    }
 
 
 @router.post(
@@ -364,7 +341,7 @@ def create_parcels(
                 0,
             )
             return _not_detected(exc, f"parcels.{index}.carrier")
-        parcels = _parcels(shop.pk, pk__in=[p.pk for p in created])
+        parcels = selectors.parcels(shop=shop, ids=[p.pk for p in created])
         return json_response({"parcels": [_parcel_data(p) for p in parcels]}, status=201)
 
     return idempotent(request, shop=shop, key=idempotency_key, handler=handler)
@@ -399,14 +376,8 @@ def _create(request: HttpRequest, shop: Shop, order_id: int, payload: ParcelsIn)
     operation_id="parcels_of_order",
 )
 def order_parcels(request: HttpRequest, order_id: int = OrderId) -> HttpResponse:
-    shop = request_shop(request)
-    from suivi.orders.models import Order
-
-    if not Order.objects.filter(shop=shop, pk=order_id).exists():
-        raise NotFound("No such order.", order_id=order_id)
-    return json_response(
-        {"parcels": [_parcel_data(p) for p in _parcels(shop.pk, order_id=order_id)]}
-    )
+    found = selectors.parcels_of_order(shop=request_shop(request), order_id=order_id)
+    return json_response({"parcels": [_parcel_data(p) for p in found]})
 
 
 @router.get(
@@ -416,10 +387,9 @@ def order_parcels(request: HttpRequest, order_id: int = OrderId) -> HttpResponse
     operation_id="parcel_get",
 )
 def get_parcel(request: HttpRequest, parcel_id: int = ParcelId) -> HttpResponse:
-    found = _parcels(request_shop(request).pk, pk=parcel_id)
-    if not found:
-        raise NotFound("No such parcel.", parcel_id=parcel_id)
-    return json_response(_parcel_data(found[0]))
+    return json_response(
+        _parcel_data(selectors.parcel(shop=request_shop(request), parcel_id=parcel_id))
+    )
 
 
 # The carriers' status under a name of its own: as "Status" it would replace the order
@@ -451,23 +421,15 @@ def list_parcels(
     limit: int = params.Query(50, ge=1, le=200),
 ) -> HttpResponse:
     """The shop's parcels (events left out; open one for its timeline), oldest first."""
-    filters: dict[str, Any] = {"pk__gt": cursor}
-    if status is not None:
-        filters["status"] = status.value
-    if stalled is not None:
-        filters["stalled_at__isnull"] = not stalled
-    rows = list(
-        Parcel.objects.filter(shop=request_shop(request), **filters)
-        .prefetch_related("legs", "lines__order_line")
-        .order_by("pk")[: limit + 1]
+    rows, next_cursor = selectors.parcel_page(
+        shop=request_shop(request),
+        status=status.value if status is not None else None,
+        stalled=stalled,
+        after=cursor,
+        limit=limit,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
     return json_response(
-        {
-            "parcels": [_parcel_data(p, events=False) for p in rows],
-            "next_cursor": rows[-1].pk if more and rows else None,
-        }
+        {"parcels": [_parcel_data(p, events=False) for p in rows], "next_cursor": next_cursor}
     )
 
 
