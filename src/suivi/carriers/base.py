@@ -106,6 +106,7 @@ class Connector:
     # CarrierFailure when the call fails as a whole. At most max_numbers_per_registration.
     register: Callable[[Sequence[str], Account, str, str], list[TrackingError]] | None = None
     max_numbers_per_registration: int = 1
+    registration_days: int | None = None  # a registration expires after this many days
 
     def public_url(self, number: str) -> str:
         return self.tracking_url.replace("{number}", number) if self.tracking_url else ""

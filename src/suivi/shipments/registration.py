@@ -37,6 +37,24 @@ def callback_url(account_id: int) -> str:
     return f"{base}{reverse('api-v1:tracking_webhook', kwargs={'account_id': account_id})}"
 
 
+def renew_expiring(*, now: datetime | None = None) -> int:
+    """Registrations that expire (UPS: 14 days) are made again a day before, for parcels
+    still followed (a terminal parcel's legs have no next poll). An hourly worker job."""
+    now = now or timezone.now()
+    renewed = 0
+    for code, connector in registry.CONNECTORS.items():
+        if connector.register is None or not connector.registration_days:
+            continue
+        before = now - timedelta(days=connector.registration_days - 1)
+        renewed += ParcelLeg.objects.filter(
+            carrier__in=registry.codes_of(code),
+            registered_at__lt=before,
+            register_at__isnull=True,
+            next_poll_at__isnull=False,
+        ).update(register_at=now)
+    return renewed
+
+
 def claim(limit: int = 100, *, now: datetime | None = None) -> list[int]:
     now = now or timezone.now()
     with transaction.atomic():

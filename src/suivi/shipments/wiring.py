@@ -39,6 +39,12 @@ def register_due() -> int:
     return registration.run_once()
 
 
+def renew_registrations() -> int:
+    from . import registration
+
+    return registration.renew_expiring()
+
+
 def detect_stalled() -> int:
     from . import stalled
 
@@ -52,3 +58,4 @@ def connect() -> None:
     register_job("shipments.poll", 2.0, poll_due)
     register_job("shipments.stalled", 600.0, detect_stalled)
     register_job("shipments.register", 5.0, register_due)
+    register_job("shipments.renew_registrations", 3600.0, renew_registrations)

@@ -645,5 +645,6 @@ CONNECTOR = Connector(
     parse_push=parse_push,
     verify_push=verify_push,
     register=register,
+    registration_days=14,  # Track Alert subscriptions last 14 days
     max_numbers_per_registration=MAX_NUMBERS_PER_REGISTRATION,
 )

@@ -139,3 +139,22 @@ def test_ups_end_to_end_subscription_then_track_alert_moves_the_order(
     order.refresh_from_db()
     assert order.status == "out_for_delivery"
     assert OutboxMessage.objects.filter(order_id=order.pk, event_key="out_for_delivery").exists()
+
+
+def test_expiring_registrations_are_renewed_for_parcels_still_followed(
+    shop_a, calls, settings
+) -> None:
+    settings.BASE_URL = "https://suivi.example.com"
+    services.account_create(
+        shop=shop_a, carrier="ups", credentials={"client_id": "i", "client_secret": "s"}
+    )
+    shipped_order(shop_a, "1Z999AA10123456784", carrier="ups")
+    done, _ = shipped_order(shop_a, "1Z12345E6605272234", carrier="ups")
+    assert registration.run_once() == 2
+    thirteen_days = timezone.now() - timedelta(days=13, minutes=1)
+    ParcelLeg.objects.update(registered_at=thirteen_days)
+    ParcelLeg.objects.filter(parcel__order=done).update(next_poll_at=None)  # terminal
+    assert registration.renew_expiring() == 1
+    assert registration.run_once() == 1
+    assert calls[-1][0] == ["1Z999AA10123456784"]
+    assert registration.renew_expiring() == 0  # fresh again
