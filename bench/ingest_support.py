@@ -854,12 +854,12 @@ def _bulk_legs_postgres(shop_id: int, order_id: int, account_id: int, n: int) ->
         )
         cursor.execute(
             f"INSERT INTO {leg} (shop_id, parcel_id, carrier, tracking_number, role,"  # noqa: S608
-            " account_id, next_poll_at, poll_failures, claimed_until, last_polled_at,"
+            " account_id, next_poll_at, poll_failures, last_polled_at,"
             " last_error, last_error_at, created_at)"
             " SELECT p.shop_id, p.id, p.carrier, p.tracking_number, 'origin', %s,"
             " CASE WHEN b = 0 THEN %s::timestamptz - ((h %% 3600) * interval '1 second')"
             " WHEN b < 4 THEN %s::timestamptz + ((60 + h %% 21600) * interval '1 second')"
-            " ELSE NULL END, 0, NULL, NULL, '', NULL, %s"
+            " ELSE NULL END, 0, NULL, '', NULL, %s"
             " FROM (SELECT id, shop_id, carrier, tracking_number,"
             " (substr(tracking_number, 3)::bigint * 7919) %% 10 AS b,"
             " (substr(tracking_number, 3)::bigint * 104729) %% 1000003 AS h"
@@ -903,12 +903,12 @@ def _bulk_legs_sqlite(shop_id: int, order_id: int, account_id: int, n: int) -> N
         )
         cursor.execute(
             f"INSERT INTO {leg} (shop_id, parcel_id, carrier, tracking_number, role,"  # noqa: S608
-            " account_id, next_poll_at, poll_failures, claimed_until, last_polled_at,"
+            " account_id, next_poll_at, poll_failures, last_polled_at,"
             " last_error, last_error_at, created_at)"
             " SELECT shop_id, id, carrier, tracking_number, 'origin', %s,"
             " CASE WHEN b = 0 THEN strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '-' || (h %% 3600) || ' seconds')"
             " WHEN b < 4 THEN strftime('%%Y-%%m-%%d %%H:%%M:%%f', %s, '+' || (60 + h %% 21600) || ' seconds')"
-            " ELSE NULL END, 0, NULL, NULL, '', NULL, %s"
+            " ELSE NULL END, 0, NULL, '', NULL, %s"
             " FROM (SELECT id, shop_id, carrier, tracking_number,"
             " (CAST(substr(tracking_number, 3) AS INTEGER) * 7919) %% 10 AS b,"
             " (CAST(substr(tracking_number, 3) AS INTEGER) * 104729) %% 1000003 AS h"

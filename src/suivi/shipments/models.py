@@ -155,7 +155,6 @@ class ParcelLeg(models.Model):
     # keeps the due-work query an index range scan however many legs are done.
     next_poll_at = models.DateTimeField(null=True, blank=True)
     poll_failures = models.PositiveIntegerField(default=0)
-    claimed_until = models.DateTimeField(null=True, blank=True)
     # Registration with carriers that push only for registered numbers (UPS Track Alert,
     # AfterShip): due at register_at (NULL: nothing to do), done at registered_at.
     register_at = models.DateTimeField(null=True, blank=True)
