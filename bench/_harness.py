@@ -648,6 +648,85 @@ def base_env(database: str, data_dir: str, database_url: str = "") -> dict[str, 
     return env
 
 
+class JsonChild:
+    """A child process answering JSON commands, one per line (the Django side of a bench).
+
+    Each command is ``{"cmd": …, …}`` on stdin; the child prints progress lines (passed to
+    *echo*) and one ``@@ {json}`` reply; an ``error`` in the reply raises here with the
+    tail of its log. Closing stdin ends the child.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        name: str,
+        echo: Callable[[str], None] = print,
+    ):
+        self.log_path, self.name, self.echo = log_path, name, echo
+        with log_path.open("wb") as err:
+            self.proc = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def call(self, cmd: str, **kwargs: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
+        self.proc.stdin.flush()
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the {self.name} stopped during {cmd}:\n{self.log_tail()}")
+            if line.startswith("@@ "):
+                reply = dict(json.loads(line[3:]))
+                if "error" in reply:
+                    raise RuntimeError(
+                        f"{self.name} {cmd}: {reply['error']}\n"
+                        f"{reply.get('traceback', '')}{self.log_tail()}"
+                    )
+                return reply
+            self.echo("    " + line.rstrip())
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def memory_mb(self) -> dict[str, float]:
+        return {
+            "rss_mb": round(proc_status_kb(self.pid, "VmRSS") / 1024, 1),
+            "peak_rss_mb": round(proc_status_kb(self.pid, "VmHWM") / 1024, 1),
+        }
+
+    def close(self, timeout: float = 30) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(Exception):
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        with contextlib.suppress(Exception):
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+
+
 def run_child(env: dict[str, str], *args: str, timeout: float = 900) -> dict[str, Any]:
     """Run ``_django_side.py`` with *args* and return the JSON of its last output line."""
     proc = subprocess.run(

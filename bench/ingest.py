@@ -65,7 +65,6 @@ import resource
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -81,7 +80,7 @@ from _harness import (  # noqa: E402
     BENCH_DB_PREFIX,
     HOST,
     PYTHON,
-    ROOT,
+    JsonChild,
     PhaseResult,
     Server,
     _admin_dsn,
@@ -89,7 +88,6 @@ from _harness import (  # noqa: E402
     cores,
     load_average,
     postgres_backend_pids,
-    proc_status_kb,
     python_speed_ms,
     run_phase,
 )
@@ -165,70 +163,15 @@ def parcels_for(events: int) -> int:
 # --- processes ----------------------------------------------------------------------------
 
 
-class Controller:
+def controller(env: dict[str, str], log_dir: Path) -> JsonChild:
     """The Django side of one database (``ingest_support.py``), answering JSON commands."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path):
-        self.log_path = log_dir / "django-side.log"
-        with self.log_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [PYTHON, str(BENCH_DIR / "ingest_support.py")],
-                env=env,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                bufsize=1,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def call(self, cmd: str, **kwargs: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
-        self.proc.stdin.flush()
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the Django side stopped during {cmd}:\n{self.log_tail()}")
-            if line.startswith("@@ "):
-                reply = dict(json.loads(line[3:]))
-                if "error" in reply:
-                    raise RuntimeError(
-                        f"{cmd}: {reply['error']}\n{reply.get('traceback', '')}{self.log_tail()}"
-                    )
-                return reply
-            log("    " + line.rstrip())
-
-    def log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def memory_mb(self) -> dict[str, float]:
-        return {
-            "rss_mb": round(proc_status_kb(self.pid, "VmRSS") / 1024, 1),
-            "peak_rss_mb": round(proc_status_kb(self.pid, "VmHWM") / 1024, 1),
-        }
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                assert self.proc.stdin is not None
-                self.proc.stdin.write('{"cmd": "exit"}\n')
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
+    return JsonChild(
+        [PYTHON, str(BENCH_DIR / "ingest_support.py")],
+        env,
+        log_dir / "django-side.log",
+        name="Django side",
+        echo=log,
+    )
 
 
 @contextlib.contextmanager
@@ -307,7 +250,7 @@ def push_totals(phase: PhaseResult) -> Counter[str]:
 
 def http_phase(
     kind: str,
-    ctl: Controller,
+    ctl: JsonChild,
     env: dict[str, str],
     setup: dict[str, Any],
     args: argparse.Namespace,
@@ -523,7 +466,7 @@ def run_database(kind: str, args: argparse.Namespace, run: str, log_dir: Path) -
             "http_main": parcels_for(args.http_events) if "http" not in skip else 0,
         }
         sets = {name: n for name, n in sets.items() if n}
-        ctl = Controller(env, log_dir)
+        ctl = controller(env, log_dir)
         try:
             setup = ctl.call("setup", run=run, sets=sets)
             out["setup"] = {k: v for k, v in setup.items() if k != "push_secret"}

@@ -73,6 +73,7 @@ from _harness import (  # noqa: E402
     HOST,
     PYTHON,
     ROOT,
+    JsonChild,
     _admin_dsn,
     base_env,
     cores,
@@ -193,61 +194,15 @@ def log(text: str) -> None:
     print(text, flush=True)
 
 
-class Controller:
+def controller(env: dict[str, str], log_dir: Path) -> JsonChild:
     """The Django side of one database: a child process answering JSON commands."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path):
-        self.log_path = log_dir / "controller.log"
-        with self.log_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [PYTHON, str(Path(__file__).resolve()), "--child", "controller"],
-                env=env,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                bufsize=1,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def call(self, cmd: str, **kwargs: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"cmd": cmd, **kwargs}) + "\n")
-        self.proc.stdin.flush()
-        while True:
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"the controller stopped during {cmd}:\n{self.log_tail()}")
-            if line.startswith("@@ "):
-                reply = dict(json.loads(line[3:]))
-                if "error" in reply:
-                    raise RuntimeError(f"controller {cmd}: {reply['error']}\n{self.log_tail()}")
-                return reply
-            log("    " + line.rstrip())
-
-    def log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                assert self.proc.stdin is not None
-                self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        with contextlib.suppress(Exception):
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
+    return JsonChild(
+        [PYTHON, str(Path(__file__).resolve()), "--child", "controller"],
+        env,
+        log_dir / "controller.log",
+        name="controller",
+        echo=log,
+    )
 
 
 class Workers:
@@ -396,7 +351,7 @@ def spread(arrivals: list[tuple[str, str, float]], t0: float) -> dict[str, Any]:
 
 def throughput_phase(
     kind: str,
-    ctl: Controller,
+    ctl: JsonChild,
     env: dict[str, str],
     sink: SinkProcess,
     channel: str,
@@ -479,7 +434,7 @@ def throughput_phase(
 
 def latency_phase(
     kind: str,
-    ctl: Controller,
+    ctl: JsonChild,
     env: dict[str, str],
     sink: SinkProcess,
     args: argparse.Namespace,
@@ -717,7 +672,7 @@ def run_database(
         def db_pids() -> list[int]:
             return postgres_backend_pids(url) if kind == "postgres" else []
 
-        ctl = Controller(env, log_dir)
+        ctl = controller(env, log_dir)
         out: dict[str, Any] = {}
         try:
             orders = max(args.emails, args.webhooks)
