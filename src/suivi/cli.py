@@ -71,6 +71,7 @@ def _migrate(*, verbosity: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", interactive=False, verbosity=verbosity)
+    call_command("createcachetable", verbosity=verbosity)  # rate limits shared by processes
 
 
 def _database_description() -> str:

@@ -62,7 +62,14 @@ INSTALLED_APPS = [
     "suivi.api",
     "suivi.notifications",
     "suivi.shipments",
+    "suivi.archive",
+    "suivi.claims",
+    "suivi.returns",
+    "suivi.customerweb",
     "anymail",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "suivi.urls"
@@ -90,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "suivi.customerweb.context.site",
             ],
         },
     },
@@ -125,6 +134,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- Accounts (django-allauth): customers sign in by email; staff use the same accounts --
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "customer:orders"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"  # orders are linked to an account by verified email
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True  # the "magic" sign-in: a code (and link) by email
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "request_login_code": "10/m/ip,3/m/key",
+}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Suivi] "
+ACCOUNT_ADAPTER = "suivi.customerweb.adapter.AccountAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Suivi"
+
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = os.environ.get("SUIVI_LANGUAGE", "fr")
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
@@ -137,6 +170,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns on every request while it is missing
 MEDIA_ROOT = DATA_DIR / "media"
+# Private files (claim photos, archived proofs of purchase): never served as static or media
+# files, only by views that check ownership.
+SUIVI_PRIVATE_DIR = Path(os.environ.get("SUIVI_PRIVATE_DIR", DATA_DIR / "private")).resolve()
+# Live tracking updates (Server-Sent Events) come from the ASGI process of `suivi run`
+# (suivi.asgi), beside the WSGI server; its public address (empty: the page polls instead).
+SUIVI_LIVE_URL = os.environ.get("SUIVI_LIVE_URL", "")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -207,6 +246,14 @@ SUIVI_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("SUIVI_IDEMPOTENCY_TTL_HOURS", 
 # How often an API key's last-used time is written (avoids one UPDATE per request).
 SUIVI_API_KEY_TOUCH_SECONDS = int(os.environ.get("SUIVI_API_KEY_TOUCH_SECONDS", "60"))
 SUIVI_WORKER_POLL_SECONDS = float(os.environ.get("SUIVI_WORKER_POLL_SECONDS", "1.0"))
+
+# Caches: the database, so that rate limits hold across web processes (embedded and scale-out).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "suivi_cache",
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -24,5 +24,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz),
+    path("accounts/", include("allauth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("suivi.customerweb.urls")),
+    # The customer space's other parts (namespaces claims:, returns:, archive:).
+    path("space/claims/", include("suivi.claims.urls")),
+    path("space/returns/", include("suivi.returns.urls")),
+    path("space/documents/", include("suivi.archive.urls")),
     path("", include("suivi.notifications.urls")),
 ]

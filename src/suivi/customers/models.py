@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from suivi.shops.models import Shop
@@ -16,6 +17,15 @@ class Customer(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     language = models.CharField(max_length=8, default="fr")
+    # The customer's account, once they proved they own this email (allauth verification).
+    # One account gathers the customer rows of every shop with that email.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customers",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from suivi.shops.models import Shop
 
 from .models import Customer
@@ -47,3 +49,17 @@ def customer_upsert(
                 setattr(customer, name, value)
             customer.save(update_fields=list(changed))
     return customer
+
+
+def customers_link_user(*, user: Any, email: str) -> int:
+    """Link every shop's customer row with the verified *email* to *user*; return how many
+    rows were newly linked. Call only once the email is verified (allauth confirmation):
+    this is how a guest's past orders join their account."""
+    email = email.strip().lower()
+    return Customer.objects.filter(email=email, user__isnull=True).update(user=user)
+
+
+def customers_unlink_user(*, user: Any) -> int:
+    """Detach *user* from their customer rows (account deletion keeps the shops' orders,
+    which the law makes them keep, but removes the account's access)."""
+    return Customer.objects.filter(user=user).update(user=None)

@@ -75,7 +75,7 @@ def customer_from_preferences_token(token: str) -> int | None:
 
 
 def tracking_url(order_id: int) -> str:
-    return base_url() + reverse("notifications:track", args=[tracking_token(order_id)])
+    return base_url() + reverse("customer:track", args=[tracking_token(order_id)])
 
 
 def preferences_url(customer_id: int) -> str:

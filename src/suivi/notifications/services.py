@@ -547,7 +547,7 @@ def preview_links() -> dict[str, str]:
     nothing, so that a preview never hands out a working link to someone's order."""
     base = links.base_url()
     return {
-        "tracking": base + reverse("notifications:track", args=["demo.0000000000000000"]),
+        "tracking": base + reverse("customer:track", args=["demo.0000000000000000"]),
         "preferences": base + reverse("notifications:preferences", args=["demo.0000000000000000"]),
     }
 

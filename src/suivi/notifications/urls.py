@@ -7,7 +7,6 @@ from . import views, views_sms
 app_name = "notifications"
 
 urlpatterns = [
-    path("t/<str:token>", views.track, name="track"),
     path("p/<str:token>", views.preferences, name="preferences"),
     path("notifications/callbacks/twilio/", views_sms.twilio_status, name="twilio-status"),
     path("notifications/callbacks/brevo/", views_sms.brevo_status, name="brevo-status"),

@@ -30,6 +30,16 @@ class Shop(models.Model):
     invoicing_enabled = models.BooleanField(default=False)
     invoice_prefix = models.CharField(max_length=20, default="F-")
     credit_note_prefix = models.CharField(max_length=20, default="AV-")
+    # Customer service and policies (shown to customers; edited in the back office)
+    support_email = models.EmailField(blank=True)
+    support_phone = models.CharField(max_length=20, blank=True, help_text=_("E.164"))
+    return_window_days = models.PositiveSmallIntegerField(
+        default=30, help_text=_("Days after delivery during which a return can be requested.")
+    )
+    archive_retention_days = models.PositiveIntegerField(
+        default=3650,
+        help_text=_("Days proofs of purchase are kept (French law: 10 years for invoices)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,0 +1,1 @@
+"""Proofs of purchase: archived documents per order, hashed and chained."""

@@ -1,0 +1,1 @@
+"""Customer claims: incidents with photos, a ticket thread with the merchant, resolutions."""

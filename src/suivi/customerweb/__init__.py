@@ -1,0 +1,1 @@
+"""The customer's web: public tracking page, customer space, guide, installable app."""

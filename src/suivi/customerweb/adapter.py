@@ -1,0 +1,20 @@
+"""allauth hooks: a verified email gathers the customer's past orders into the account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django.http import HttpRequest
+
+from suivi.customers.services import customers_link_user
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Suivi's account rules on top of allauth's defaults."""
+
+    def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:
+        confirmed = super().confirm_email(request, email_address)
+        if confirmed:
+            customers_link_user(user=email_address.user, email=email_address.email)
+        return bool(confirmed)

@@ -1,0 +1,1 @@
+"""Returns of delivered items within the shop's return window."""
