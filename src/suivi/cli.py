@@ -401,6 +401,7 @@ def _banner(base: str, host: str, *, mail_folder: str = "") -> str:
     lines = [
         "",
         f"Suivi is running on {base}/",
+        f"  Track        {base}/track/  (customer space: {base}/space/)",
         f"  Admin        {base}/admin/",
         f"  API docs     {base}/api/v1/docs",
         f"  OpenAPI      {base}/api/v1/openapi.json",
@@ -437,7 +438,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Parcels with carrier events: {demo_tracking(report.shops)}", flush=True)
     call_command("collectstatic", interactive=False, verbosity=0)
     _check_port_free(args.host, args.port)
+    live_port = args.live_port or (args.port + 1 if args.port < 65535 else args.port - 1)
+    _check_port_free(args.host, live_port)
     base = f"http://{_browse_host(args.host)}:{args.port}"
+    live_base = f"http://{_browse_host(args.host)}:{live_port}"
     from django.conf import settings
 
     demo_mail = args.demo and "SUIVI_EMAIL_BACKEND" not in os.environ
@@ -456,12 +460,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             "--log-level", "warning", "suivi.wsgi:application",
         ],
     )  # fmt: skip
+    # Live tracking updates (Server-Sent Events) on their own ASGI process and port, so that
+    # open tracking pages never hold WSGI threads.
+    live = Child(
+        "live-updates server",
+        [
+            python, "-m", "granian", "--interface", "asgi", "--host", args.host.strip("[]"),
+            "--port", str(live_port), "--workers", "1", "--no-ws", "--respawn-failed-workers",
+            "--log-level", "warning", "suivi.asgi:application",
+        ],
+    )  # fmt: skip
     worker = Child("worker", [python, "-m", "suivi.cli", "worker"])
-    supervisor = Supervisor([web, worker])
+    supervisor = Supervisor([web, live, worker])
     previous = supervisor.install_signal_handlers()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
     # Links in messages point at this server unless the operator set the public URL.
     env.setdefault("SUIVI_BASE_URL", base)
+    env.setdefault("SUIVI_LIVE_URL", live_base)
     if args.demo:
         # The demo has no mail server: messages are written as files, never lost.
         env.setdefault("SUIVI_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
@@ -501,6 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=_port, default=None, help="port (default $PORT or 8000)")
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--demo", action="store_true", help="load the demo shops if there is no shop")
+    run.add_argument(
+        "--live-port",
+        type=_port,
+        default=None,
+        help="port of the live tracking updates (default: the web port + 1)",
+    )
     run.add_argument(
         "--workers",
         type=_positive,

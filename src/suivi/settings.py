@@ -247,6 +247,9 @@ SUIVI_IDEMPOTENCY_TTL_HOURS = int(os.environ.get("SUIVI_IDEMPOTENCY_TTL_HOURS", 
 SUIVI_API_KEY_TOUCH_SECONDS = int(os.environ.get("SUIVI_API_KEY_TOUCH_SECONDS", "60"))
 SUIVI_WORKER_POLL_SECONDS = float(os.environ.get("SUIVI_WORKER_POLL_SECONDS", "1.0"))
 
+# Behind a reverse proxy: take the client address from X-Forwarded-For (rate limits).
+SUIVI_TRUST_X_FORWARDED_FOR = _env_bool("SUIVI_TRUST_X_FORWARDED_FOR", False)
+
 # Caches: the database, so that rate limits hold across web processes (embedded and scale-out).
 CACHES = {
     "default": {

@@ -6,3 +6,8 @@ class ArchiveConfig(AppConfig):
     name = "suivi.archive"
     label = "archive"
     verbose_name = _("Proofs of purchase")
+
+    def ready(self) -> None:
+        from . import wiring
+
+        wiring.connect()

@@ -9,8 +9,8 @@ app_name = "customer"
 urlpatterns = [
     # Public tracking (no account): lookup, signed link, its JSON and its live stream.
     path("track/", views_track.lookup, name="lookup"),
-    path("t/<str:token>", views_track.track, name="track"),
     path("t/<str:token>.json", views_track.track_json, name="track-json"),
+    path("t/<str:token>", views_track.track, name="track"),
     path("t/<str:token>/live", views_track.live_unavailable, name="track-live"),
     # The customer space (signed in).
     path("space/", views_space.orders, name="orders"),

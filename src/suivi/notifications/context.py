@@ -437,6 +437,16 @@ def _opening_hours(hours: object, locale: str) -> list[dict[str, str]]:
     return result
 
 
+def opening_hours_lines(hours: object, locale: str) -> list[dict[str, str]]:
+    """Public name of the opening-hours formatter (the customer pages use it too)."""
+    return _opening_hours(hours, locale)
+
+
+def carrier_name(code: object) -> str:
+    """The carrier's display name (``colissimo`` → ``Colissimo``)."""
+    return _carrier(code)
+
+
 def _country(code: str, locale: str) -> str:
     if not code:
         return ""

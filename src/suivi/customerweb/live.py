@@ -1,0 +1,225 @@
+"""Live tracking updates: Server-Sent Events from an ASGI process, off the WSGI workers.
+
+A browser on the tracking page holds one long connection here (``GET /t/<token>/live``).
+Holding it on a WSGI worker would tie up a thread per open page; this process holds
+thousands on one event loop. One poller per process reads what changed since its last look
+(new ``OrderEvent`` rows and new carrier ``TrackingEvent`` rows, two primary-key range
+scans a second, whatever the number of open pages) and wakes the pages of those orders,
+which then fetch their fragment from the WSGI server.
+
+The stream carries no personal data: only the page's new version string. The signed token
+in the URL is the same proof the page itself needs; the answer allows any origin because it
+carries no credentials (``suivi run`` serves it on its own port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PATH = re.compile(r"^/t/([0-9a-z]{1,13}\.[A-Za-z0-9_-]{16})/live$")
+POLL_SECONDS = 1.0
+KEEPALIVE_SECONDS = 15.0
+MAX_STREAM_SECONDS = 600.0  # then the browser reconnects (EventSource does it by itself)
+
+
+class Hub:
+    """Subscriptions by order id, fed by one polling task."""
+
+    def __init__(self) -> None:
+        self.queues: dict[int, set[asyncio.Queue[str]]] = defaultdict(set)
+        self.task: asyncio.Task[None] | None = None
+        self.last_order_event = 0
+        self.last_tracking_event = 0
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suivi-live-db")
+
+    async def _db(self, func: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, func, *args)
+
+    def start(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def subscribe(self, order_id: int) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=16)
+        self.queues[order_id].add(queue)
+        self.start()
+        return queue
+
+    def unsubscribe(self, order_id: int, queue: asyncio.Queue[str]) -> None:
+        queues = self.queues.get(order_id)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self.queues[order_id]
+
+    async def _run(self) -> None:
+        self.last_order_event, self.last_tracking_event = await self._db(_high_water_marks)
+        while True:
+            await asyncio.sleep(POLL_SECONDS)
+            if not self.queues:
+                continue
+            try:
+                changed, self.last_order_event, self.last_tracking_event = await self._db(
+                    _changes_since, self.last_order_event, self.last_tracking_event
+                )
+            except Exception:  # a database hiccup: try again next second
+                await self._db(_close_connection)
+                continue
+            for order_id in changed & set(self.queues):
+                version = await self._db(_version, order_id)
+                for queue in list(self.queues.get(order_id, ())):
+                    if queue.full():
+                        queue.get_nowait()
+                    queue.put_nowait(version)
+
+
+def _high_water_marks() -> tuple[int, int]:
+    from django.db.models import Max
+
+    from suivi.orders.models import OrderEvent
+    from suivi.shipments.models import TrackingEvent
+
+    return (
+        OrderEvent.objects.aggregate(m=Max("pk"))["m"] or 0,
+        TrackingEvent.objects.aggregate(m=Max("pk"))["m"] or 0,
+    )
+
+
+def _changes_since(last_order_event: int, last_tracking: int) -> tuple[set[int], int, int]:
+    """Orders with new rows since the marks, and the new marks (bounded reads)."""
+    from suivi.orders.models import OrderEvent
+    from suivi.shipments.models import TrackingEvent
+
+    changed: set[int] = set()
+    rows = list(
+        OrderEvent.objects.filter(pk__gt=last_order_event)
+        .order_by("pk")
+        .values_list("pk", "order_id")[:5000]
+    )
+    for pk, order_id in rows:
+        changed.add(order_id)
+        last_order_event = pk
+    scans = list(
+        TrackingEvent.objects.filter(pk__gt=last_tracking)
+        .order_by("pk")
+        .values_list("pk", "parcel__order_id")[:5000]
+    )
+    for pk, order_id in scans:
+        changed.add(order_id)
+        last_tracking = pk
+    return changed, last_order_event, last_tracking
+
+
+def _version(order_id: int) -> str:
+    from .tracking import latest_version
+
+    return latest_version(order_id)
+
+
+def _close_connection() -> None:
+    from django.db import connection
+
+    connection.close()
+
+
+def _order_of(token: str) -> int | None:
+    from suivi.notifications import links
+
+    return links.order_from_tracking_token(token)
+
+
+hub = Hub()
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _stream(scope: Scope, receive: Receive, send: Send, order_id: int) -> None:
+    queue = hub.subscribe(order_id)
+    disconnected = asyncio.Event()
+
+    async def watch() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                return
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                    (b"access-control-allow-origin", b"*"),
+                ],
+            }
+        )
+        # The version the page was built from (?v=…) may already be old: say the current one.
+        current = await hub._db(_version, order_id)
+        first = f"retry: 5000\nevent: update\ndata: {current}\n\n"
+        await send({"type": "http.response.body", "body": first.encode(), "more_body": True})
+        deadline = time.monotonic() + MAX_STREAM_SECONDS
+        while not disconnected.is_set() and time.monotonic() < deadline:
+            try:
+                version = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                chunk = f"event: update\ndata: {version}\n\n"
+            except TimeoutError:
+                chunk = ": keep-alive\n\n"
+            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+    except OSError:
+        pass  # the client went away mid-write
+    finally:
+        watcher.cancel()
+        hub.unsubscribe(order_id, queue)
+
+
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI application of the live process."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    path = scope.get("path", "")
+    if path == "/healthz":
+        await _plain(send, 200, b"ok")
+        return
+    match = PATH.match(path)
+    if scope.get("method") != "GET" or match is None:
+        await _plain(send, 404, b"not found")
+        return
+    order_id = await hub._db(_order_of, match.group(1))
+    if not order_id:
+        await _plain(send, 404, b"not found")
+        return
+    await _stream(scope, receive, send, order_id)
