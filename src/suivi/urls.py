@@ -7,6 +7,7 @@ from django.urls import include, path
 
 from suivi import __version__
 from suivi.api.urls import api
+from suivi.customerweb import views_accounts
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -24,6 +25,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz),
+    path(
+        "accounts/login/code/confirm/",
+        views_accounts.confirm_login_code,
+        name="account_confirm_login_code",
+    ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("suivi.customerweb.urls")),

@@ -90,7 +90,12 @@ def invoice_document(invoice: Invoice) -> Prepared:
     with translation.override(lang):
         title = _("Invoice %(number)s") % {"number": invoice.number}
     return Prepared(
-        order, Kind.INVOICE, str(invoice.pk), title, invoice_pdf(invoice, language=lang), "application/pdf"
+        order,
+        Kind.INVOICE,
+        str(invoice.pk),
+        title,
+        invoice_pdf(invoice, language=lang),
+        "application/pdf",
     )
 
 
@@ -247,11 +252,11 @@ SOURCES: tuple[Source, ...] = (
     ),
     Source(
         Kind.TRACKING,
-        lambda since: _recent(
-            Parcel.objects.filter(~_not_archived(Kind.TRACKING)), "created_at", since
-        )
-        .select_related("order__shop")
-        .prefetch_related("legs", "lines__order_line"),
+        lambda since: (
+            _recent(Parcel.objects.filter(~_not_archived(Kind.TRACKING)), "created_at", since)
+            .select_related("order__shop")
+            .prefetch_related("legs", "lines__order_line")
+        ),
         tracking_document,
     ),
 )

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
@@ -57,7 +58,9 @@ def _lock_chain(shop: Shop) -> ArchiveChain:
 
 
 def _find(shop_id: int, kind: str, source_key: str) -> ArchivedDocument | None:
-    return ArchivedDocument.objects.filter(shop_id=shop_id, kind=kind, source_key=source_key).first()
+    return ArchivedDocument.objects.filter(
+        shop_id=shop_id, kind=kind, source_key=source_key
+    ).first()
 
 
 def _check(kind: str, source_key: str, title: str, content_type: str) -> str:
@@ -118,7 +121,9 @@ def archive_document(
                 retention_until=retention_until,
             )
             link = chain_hash(chain.last_hash, sha256, metadata)
-            relative = f"{shop.pk}/{order.pk}/{seq:08d}-{kind}-{sha256[:12]}{_extension(content_type)}"
+            relative = (
+                f"{shop.pk}/{order.pk}/{seq:08d}-{kind}-{sha256[:12]}{_extension(content_type)}"
+            )
             storage.write(relative, content)
             written = relative
             document = ArchivedDocument.objects.create(
@@ -179,7 +184,7 @@ def purge_expired(now: dt.datetime | None = None, *, limit: int = PURGE_BATCH) -
                 purged_at=now
             )
             if updated:
-                transaction.on_commit(lambda path=path: storage.remove(path))  # type: ignore[misc]
+                transaction.on_commit(partial(storage.remove, path))
         purged += updated
     if purged:
         logger.info("purged %s archived documents past their retention", purged)
@@ -203,7 +208,8 @@ def sweep_orphans(*, older_than: dt.timedelta = ORPHAN_AGE) -> int:
                 continue
             known = set(
                 ArchivedDocument.objects.filter(
-                    shop_id=int(shop_dir.name), path__startswith=f"{shop_dir.name}/{order_dir.name}/"
+                    shop_id=int(shop_dir.name),
+                    path__startswith=f"{shop_dir.name}/{order_dir.name}/",
                 ).values_list("path", flat=True)
             )
             for path in files:

@@ -153,9 +153,7 @@ class Entry:
 
 def order_entries(order: Order) -> list[Entry]:
     """The order's documents in chain order, each checked with its neighbours and its file."""
-    docs = list(
-        ArchivedDocument.objects.filter(order=order, shop_id=order.shop_id).order_by("seq")
-    )
+    docs = list(ArchivedDocument.objects.filter(order=order, shop_id=order.shop_id).order_by("seq"))
     if not docs:
         return []
     head = ArchiveChain.objects.filter(shop_id=order.shop_id).first()  # before the neighbours

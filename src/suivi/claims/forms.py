@@ -49,7 +49,7 @@ class PhotosField(forms.Field):
 
 
 class ClaimForm(forms.Form):
-    order = forms.TypedChoiceField(label=_("Order"), coerce=int)
+    order = forms.TypedChoiceField(label=_("Order concerned"), coerce=int)
     kind = forms.ChoiceField(
         label=_("What happened?"), choices=Claim.Kind.choices, widget=forms.RadioSelect
     )

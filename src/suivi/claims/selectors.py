@@ -25,7 +25,7 @@ def claims_of_user(user: Any) -> QuerySet[Claim]:
         return Claim.objects.none()
     return (
         Claim.objects.filter(customer__user=user)
-        .select_related("order", "shop")
+        .select_related("order", "shop", "customer")
         .order_by("-created_at", "-pk")
     )
 

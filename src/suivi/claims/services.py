@@ -79,7 +79,8 @@ def _check_staff(shop_id: int, user: User) -> None:
         raise NotFound("No such claim.")
     if getattr(user, "is_superuser", False):
         return
-    if not Membership.objects.filter(shop_id=shop_id, user_id=user.pk).exists():
+    user_id = user.pk
+    if user_id is None or not Membership.objects.filter(shop_id=shop_id, user_id=user_id).exists():
         raise NotFound("No such claim.")
 
 
@@ -193,7 +194,9 @@ def claim_open(
     try:
         requested = Resolution(requested_resolution or Resolution.NONE)
     except ValueError:
-        raise InvalidInput(_("Please choose a resolution from the list."), field="resolution") from None
+        raise InvalidInput(
+            _("Please choose a resolution from the list."), field="resolution"
+        ) from None
     text = _text(description, field="description", required=True)
     clean = photo_files.prepare(photos)
     now = timezone.now()

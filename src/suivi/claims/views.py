@@ -72,8 +72,7 @@ def _order_choices(request: HttpRequest, chosen: Order | None) -> list[tuple[int
     if chosen is not None and chosen.pk not in {o.pk for o in orders}:
         orders.insert(0, chosen)
     return [
-        (o.pk, f"{o.reference} — {o.shop.display_sender} — {o.placed_at:%d/%m/%Y}")
-        for o in orders
+        (o.pk, f"{o.reference} — {o.shop.display_sender} — {o.placed_at:%d/%m/%Y}") for o in orders
     ]
 
 
@@ -91,8 +90,7 @@ def claim_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and _too_big(request):
         chosen = _chosen_order(request, request.GET.get("order"))
         form = ClaimForm(orders=_order_choices(request, chosen))
-        form.add_error(None, _too_big_message())
-        return _render_new(request, form, chosen, status=413)
+        return _render_new(request, form, chosen, status=413, refusal=_too_big_message())
     source = request.POST if request.method == "POST" else request.GET
     chosen = _chosen_order(request, source.get("order"))
     choices = _order_choices(request, chosen)
@@ -130,7 +128,12 @@ def _chosen_order(request: HttpRequest, value: str | None) -> Order | None:
 
 
 def _render_new(
-    request: HttpRequest, form: ClaimForm, chosen: Order | None, *, status: int = 200
+    request: HttpRequest,
+    form: ClaimForm,
+    chosen: Order | None,
+    *,
+    status: int = 200,
+    refusal: str = "",
 ) -> HttpResponse:
     action = reverse("claims:new")
     context: dict[str, Any] = {
@@ -138,6 +141,7 @@ def _render_new(
         "order": chosen,
         "shop": chosen.shop if chosen else None,
         "action": action,
+        "refusal": refusal,
         "has_orders": bool(form.fields["order"].choices),  # type: ignore[attr-defined]
     }
     return render(request, "claims/new.html", context, status=status)
@@ -148,12 +152,11 @@ def _render_new(
 def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
     """The claim's status, expected resolution, thread (no internal note) and reply form."""
     claim = _claim_or_404(request, claim_id)
-    status = 200
+    status, refusal = 200, ""
     if request.method == "POST":
         if _too_big(request):
             form = ReplyForm()
-            form.add_error(None, _too_big_message())
-            status = 413
+            status, refusal = 413, _too_big_message()
         else:
             form = ReplyForm(request.POST, request.FILES)
             if form.is_valid():
@@ -181,6 +184,7 @@ def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
         "opening_photos": selectors.opening_photos(claim),
         "thread": selectors.customer_thread(claim),
         "form": form,
+        "refusal": refusal,
         "awaiting_shop": claim.due_at is not None
         and claim.status in (Claim.Status.OPEN, Claim.Status.IN_PROGRESS),
     }

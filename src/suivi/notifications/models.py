@@ -124,12 +124,19 @@ class PushSubscription(models.Model):
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="push_subscriptions"
     )
-    endpoint = models.URLField(max_length=1000, unique=True)
+    endpoint = models.URLField(max_length=1000)
     p256dh = models.CharField(max_length=200)
     auth = models.CharField(max_length=100)
     user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # One row per shop and browser: a customer space signed in to several shops'
+        # orders subscribes the same device for each of them.
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "endpoint"], name="push_endpoint_per_shop")
+        ]
 
     def __str__(self) -> str:
         return f"push subscription {self.pk} of customer {self.customer_id}"

@@ -997,12 +997,9 @@ def push_subscribe(
     agent = agent[:MAX_USER_AGENT]
     _public_url(url, "endpoint")
     with transaction.atomic():
-        existing = PushSubscription.objects.select_for_update().filter(endpoint=url).first()
-        if existing is not None and existing.shop_id != shop.pk:
-            # One endpoint per browser and application server key: the latest shop the
-            # browser subscribed through takes it (the unique constraint allows one row).
-            existing.delete()
-            existing = None
+        existing = (
+            PushSubscription.objects.select_for_update().filter(shop=shop, endpoint=url).first()
+        )
         if existing is None:
             subscription = PushSubscription.objects.create(
                 shop=shop,

@@ -320,7 +320,7 @@ class _Page:
         """Draw *value*; return its width."""
         value, face = _fitted(value)
         font = face.bold if bold else face.regular
-        width = pdfmetrics.stringWidth(value, font, size)
+        width = float(pdfmetrics.stringWidth(value, font, size))
         self.canvas.setFont(font, size)
         self.canvas.setFillColorRGB(*(GREY if grey else (0, 0, 0)))
         left = x - width if align == "right" else x
@@ -329,7 +329,7 @@ class _Page:
 
     def width(self, value: str, size: float, bold: bool = False) -> float:
         value, face = _fitted(value)
-        return pdfmetrics.stringWidth(value, face.bold if bold else face.regular, size)
+        return float(pdfmetrics.stringWidth(value, face.bold if bold else face.regular, size))
 
     def strike(self, x1: float, x2: float, y: float, size: float) -> None:
         """Draw a line through text of *size* whose baseline is *y*."""
@@ -424,7 +424,9 @@ def _draw(doc: _Document) -> bytes:
     right = PAGE_WIDTH - MARGIN
     c.text(right, top - 6, doc.title.upper(), size=18, bold=True, align="right")
     ry = top - 24
-    c.text(right, ry, _("No. %(number)s") % {"number": doc.number}, size=11, bold=True, align="right")
+    c.text(
+        right, ry, _("No. %(number)s") % {"number": doc.number}, size=11, bold=True, align="right"
+    )
     ry -= 14
     for label, value in doc.facts:
         c.text(right, ry, f"{label} {value}", size=9, align="right")
@@ -520,7 +522,9 @@ def _draw_totals(c: _Page, doc: _Document) -> None:
     for label, amount, strong in lines:
         size = 11 if strong else 9.5
         c.text(COL_VAT + 20, c.y, label, size=size, bold=strong, align="right")
-        c.text(COL_TOTAL, c.y, _money(amount, currency, lang), size=size, bold=strong, align="right")
+        c.text(
+            COL_TOTAL, c.y, _money(amount, currency, lang), size=size, bold=strong, align="right"
+        )
         c.y -= 16 if strong else 13
     c.y -= 10
 
@@ -620,9 +624,7 @@ def credit_note_pdf(credit_note: CreditNote, *, language: str) -> bytes:
             shipping=note.shipping_amount,
             total=note.total_amount,
             currency=note.currency,
-            vat=vat_breakdown(
-                rows, note.shipping_amount, note.currency, shipping_weights=invoiced
-            ),
+            vat=vat_breakdown(rows, note.shipping_amount, note.currency, shipping_weights=invoiced),
             franchise=franchise,
             notes=notes,
             language=lang,

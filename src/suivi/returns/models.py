@@ -26,7 +26,9 @@ class ReturnRequest(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="return_requests")
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="return_requests")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="return_requests")
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES, default=ReturnStatus.REQUESTED)
+    status = models.CharField(
+        max_length=20, choices=STATUS_CHOICES, default=ReturnStatus.REQUESTED.value
+    )
     customer_note = models.TextField(blank=True)
     instructions = models.TextField(
         blank=True, help_text=_("How to send the items back, written by the shop.")

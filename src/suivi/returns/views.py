@@ -108,13 +108,8 @@ def return_new(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_GET
 def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
     ret = _return_or_404(request, return_id)
-    currency = ret.order.currency
     lines = [
-        {
-            "line": item,
-            "reason": REASON_LABELS[ReturnReason(item.reason)],
-            "amount": money(item.order_line.unit_price * item.quantity, currency),
-        }
+        {"line": item, "reason": REASON_LABELS[ReturnReason(item.reason)]}
         for item in selectors.return_lines(ret)
     ]
     context = {
@@ -125,7 +120,7 @@ def return_detail(request: HttpRequest, return_id: int) -> HttpResponse:
         "lines": lines,
         "created": selectors.format_day(ret.created_at, ret.shop),
         "refunded": selectors.format_day(ret.refunded_at, ret.shop),
-        "refund_amount": money(ret.refund_amount, currency),
+        "refund_amount": money(ret.refund_amount, ret.order.currency),
         "can_cancel": ret.status == ReturnStatus.REQUESTED,
     }
     return render(request, "returns/detail.html", context)

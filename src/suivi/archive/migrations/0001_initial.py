@@ -5,47 +5,122 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0001_initial'),
-        ('shops', '0002_shop_policies'),
+        ("orders", "0001_initial"),
+        ("shops", "0002_shop_policies"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ArchiveChain',
+            name="ArchiveChain",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_seq', models.PositiveIntegerField(default=0)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
-                ('shop', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_seq", models.PositiveIntegerField(default=0)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "shop",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ArchivedDocument',
+            name="ArchivedDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('invoice', 'Invoice'), ('credit_note', 'Credit note'), ('order_confirmation', 'Order confirmation'), ('tracking', 'Tracking numbers'), ('other', 'Other document')], max_length=20)),
-                ('source_key', models.CharField(help_text='What was archived (e.g. the invoice id): unique per kind.', max_length=200)),
-                ('title', models.CharField(max_length=300)),
-                ('content_type', models.CharField(max_length=100)),
-                ('path', models.CharField(help_text='The file, relative to the private archive folder.', max_length=500)),
-                ('size', models.PositiveBigIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('seq', models.PositiveIntegerField(help_text="Position in the shop's chain, from 1.")),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('chain_hash', models.CharField(max_length=64)),
-                ('archived_at', models.DateTimeField()),
-                ('retention_until', models.DateTimeField()),
-                ('purged_at', models.DateTimeField(blank=True, null=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='archived_documents', to='orders.order')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("invoice", "Invoice"),
+                            ("credit_note", "Credit note"),
+                            ("order_confirmation", "Order confirmation"),
+                            ("tracking", "Tracking numbers"),
+                            ("other", "Other document"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "source_key",
+                    models.CharField(
+                        help_text="What was archived (e.g. the invoice id): unique per kind.",
+                        max_length=200,
+                    ),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("content_type", models.CharField(max_length=100)),
+                (
+                    "path",
+                    models.CharField(
+                        help_text="The file, relative to the private archive folder.",
+                        max_length=500,
+                    ),
+                ),
+                ("size", models.PositiveBigIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "seq",
+                    models.PositiveIntegerField(help_text="Position in the shop's chain, from 1."),
+                ),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("chain_hash", models.CharField(max_length=64)),
+                ("archived_at", models.DateTimeField()),
+                ("retention_until", models.DateTimeField()),
+                ("purged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="archived_documents",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['order', 'seq'], name='archive_order_seq'), models.Index(condition=models.Q(('purged_at__isnull', True)), fields=['retention_until'], name='archive_retention_due')],
-                'constraints': [models.UniqueConstraint(fields=('shop', 'kind', 'source_key'), name='archive_source_unique'), models.UniqueConstraint(fields=('shop', 'seq'), name='archive_seq_unique')],
+                "indexes": [
+                    models.Index(fields=["order", "seq"], name="archive_order_seq"),
+                    models.Index(
+                        condition=models.Q(("purged_at__isnull", True)),
+                        fields=["retention_until"],
+                        name="archive_retention_due",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "kind", "source_key"), name="archive_source_unique"
+                    ),
+                    models.UniqueConstraint(fields=("shop", "seq"), name="archive_seq_unique"),
+                ],
             },
         ),
     ]

@@ -11,7 +11,9 @@ from suivi.notifications.models import OutboxMessage
 from suivi.orders.models import Order
 
 
-def archive_text(order: Order, key: str, text: str = "", *, kind: str = "other") -> ArchivedDocument:
+def archive_text(
+    order: Order, key: str, text: str = "", *, kind: str = "other"
+) -> ArchivedDocument:
     """Archive a small text document for *order* under *key*."""
     return archive_document(
         order=order,

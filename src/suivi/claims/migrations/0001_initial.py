@@ -6,100 +6,257 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('customers', '0002_customer_user'),
-        ('orders', '0001_initial'),
-        ('shops', '0002_shop_policies'),
+        ("customers", "0002_customer_user"),
+        ("orders", "0001_initial"),
+        ("shops", "0002_shop_policies"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Claim',
+            name="Claim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('delayed', 'Delivery is late'), ('not_received', 'Parcel not received'), ('damaged', 'Damaged item or parcel'), ('wrong_item', 'Wrong item received'), ('missing_item', 'Item missing from the parcel'), ('other', 'Something else')], max_length=20)),
-                ('description', models.TextField()),
-                ('status', models.CharField(choices=[('open', 'Received'), ('in_progress', 'In progress'), ('waiting_customer', 'Waiting for your reply'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='open', max_length=20)),
-                ('requested_resolution', models.CharField(choices=[('none', 'Not decided yet'), ('reship', 'Reshipment'), ('refund', 'Refund'), ('expedited_delivery', 'Expedited delivery'), ('compensation', 'Compensation')], default='none', max_length=20)),
-                ('resolution', models.CharField(choices=[('none', 'Not decided yet'), ('reship', 'Reshipment'), ('refund', 'Refund'), ('expedited_delivery', 'Expedited delivery'), ('compensation', 'Compensation')], default='none', max_length=20)),
-                ('resolution_note', models.TextField(blank=True)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('first_answered_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to='customers.customer')),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='claims', to='orders.order')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("delayed", "Delivery is late"),
+                            ("not_received", "Parcel not received"),
+                            ("damaged", "Damaged item or parcel"),
+                            ("wrong_item", "Wrong item received"),
+                            ("missing_item", "Item missing from the parcel"),
+                            ("other", "Something else"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("description", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Received"),
+                            ("in_progress", "In progress"),
+                            ("waiting_customer", "Waiting for your reply"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "requested_resolution",
+                    models.CharField(
+                        choices=[
+                            ("none", "Not decided yet"),
+                            ("reship", "Reshipment"),
+                            ("refund", "Refund"),
+                            ("expedited_delivery", "Expedited delivery"),
+                            ("compensation", "Compensation"),
+                        ],
+                        default="none",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "resolution",
+                    models.CharField(
+                        choices=[
+                            ("none", "Not decided yet"),
+                            ("reship", "Reshipment"),
+                            ("refund", "Refund"),
+                            ("expedited_delivery", "Expedited delivery"),
+                            ("compensation", "Compensation"),
+                        ],
+                        default="none",
+                        max_length=20,
+                    ),
+                ),
+                ("resolution_note", models.TextField(blank=True)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("first_answered_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="claims",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="claims",
+                        to="orders.order",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ClaimMessage',
+            name="ClaimMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('author_kind', models.CharField(choices=[('customer', 'Customer'), ('staff', 'Customer service')], max_length=10)),
-                ('body', models.TextField(blank=True)),
-                ('internal', models.BooleanField(default=False, help_text='A staff note never shown to the customer nor notified.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='claims.claim')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "author_kind",
+                    models.CharField(
+                        choices=[("customer", "Customer"), ("staff", "Customer service")],
+                        max_length=10,
+                    ),
+                ),
+                ("body", models.TextField(blank=True)),
+                (
+                    "internal",
+                    models.BooleanField(
+                        default=False,
+                        help_text="A staff note never shown to the customer nor notified.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="claims.claim",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='ClaimPhoto',
+            name="ClaimPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('path', models.CharField(max_length=200, unique=True)),
-                ('content_type', models.CharField(max_length=20)),
-                ('size', models.PositiveIntegerField()),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('original_name', models.CharField(blank=True, max_length=120)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('claim', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='claims.claim')),
-                ('message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='claims.claimmessage')),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("path", models.CharField(max_length=200, unique=True)),
+                ("content_type", models.CharField(max_length=20)),
+                ("size", models.PositiveIntegerField()),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                ("original_name", models.CharField(blank=True, max_length=120)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="photos",
+                        to="claims.claim",
+                    ),
+                ),
+                (
+                    "message",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="photos",
+                        to="claims.claimmessage",
+                    ),
+                ),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['customer', '-id'], name='claim_customer_id'),
+            model_name="claim",
+            index=models.Index(fields=["customer", "-id"], name="claim_customer_id"),
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['order', '-id'], name='claim_order_id'),
+            model_name="claim",
+            index=models.Index(fields=["order", "-id"], name="claim_order_id"),
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['shop', 'status', 'due_at'], name='claim_shop_status_due'),
+            model_name="claim",
+            index=models.Index(fields=["shop", "status", "due_at"], name="claim_shop_status_due"),
         ),
         migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['shop', '-id'], name='claim_shop_id'),
+            model_name="claim",
+            index=models.Index(fields=["shop", "-id"], name="claim_shop_id"),
         ),
         migrations.AddIndex(
-            model_name='claimmessage',
-            index=models.Index(fields=['claim', 'id'], name='claim_message_thread'),
+            model_name="claimmessage",
+            index=models.Index(fields=["claim", "id"], name="claim_message_thread"),
         ),
         migrations.AddConstraint(
-            model_name='claimmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('author_kind', 'customer'), ('internal', True), _negated=True), name='claim_message_internal_is_staff'),
+            model_name="claimmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("author_kind", "customer"), ("internal", True), _negated=True),
+                name="claim_message_internal_is_staff",
+            ),
         ),
         migrations.AddIndex(
-            model_name='claimphoto',
-            index=models.Index(fields=['claim', 'id'], name='claim_photo_claim'),
+            model_name="claimphoto",
+            index=models.Index(fields=["claim", "id"], name="claim_photo_claim"),
         ),
     ]

@@ -27,9 +27,11 @@ def private_dir(tmp_path: Path, settings: Any) -> Path:
 
 def _person(shop: Shop, email: str) -> Person:
     order = make_order(shop, email=email)
-    user = get_user_model().objects.create_user(username=email, email=email, password="x-Secret-42")
+    user = get_user_model().objects.create_user(username=email, email=email)
     Customer.objects.filter(shop=shop, email=email).update(user=user)
-    return Person(user=user, order=Order.objects.select_related("shop", "customer").get(pk=order.pk))
+    return Person(
+        user=user, order=Order.objects.select_related("shop", "customer").get(pk=order.pk)
+    )
 
 
 @pytest.fixture

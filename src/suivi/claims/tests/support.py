@@ -23,7 +23,6 @@ class Person:
     order: Order
 
 
-
 def upload(name: str, data: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type=content_type)
 

@@ -43,7 +43,7 @@ def delivered_order(
 def customer_user(order: Order, email: str = "claire@example.fr") -> Any:
     """A signed-up user owning *order*'s customer row."""
     user = User.objects.filter(email=email).first() or User.objects.create_user(
-        username=email, email=email, password="not-a-real-password-42"
+        username=email, email=email
     )
     Customer.objects.filter(pk=order.customer_id).update(user=user)
     return user

@@ -131,7 +131,7 @@ def test_only_the_quantities_that_left_in_a_parcel_can_be_returned(shop_a: Shop)
 
 def test_a_parcel_back_with_the_sender_undelivered_is_not_returnable(shop_a: Shop) -> None:
     order = make_order(shop_a, paid=True)
-    kept, back = parcels_create(
+    _kept, back = parcels_create(
         shop=shop_a,
         order_id=order.pk,
         parcels=[
