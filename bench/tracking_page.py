@@ -32,6 +32,7 @@ Exit status 0 when no request failed, 1 otherwise, 2 if the run itself broke.
     python bench/tracking_page.py --smoke --db sqlite  # a few hundred orders, < 60 s
     python bench/tracking_page.py --quick --keep       # keep the database, then:
     python bench/tracking_page.py --quick --reuse      # measure again without the setup
+    python bench/tracking_page.py --quick --reuse --profile page   # + cProfile in process
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20261120)
     p.add_argument("--keep", action="store_true", help="leave the PostgreSQL database behind")
     p.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
+    p.add_argument("--profile", default="", help="page or json: cProfile it in process too")
     args = p.parse_args(argv)
     args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     orders, rounds, seconds, warm = SIZES[args.mode]
@@ -125,6 +127,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         p.error(f"--endpoints: choose among {', '.join(ENDPOINTS)}")
     # As `suivi run` starts granian (suivi.cli._threads_per_worker).
     args.blocking_threads = args.blocking_threads or min(16, 2 * cores() + 1)
+    if args.profile and args.profile not in ENDPOINTS:
+        p.error(f"--profile: one of {', '.join(ENDPOINTS)}")
     if args.reuse and args.db != "postgres":
         p.error("--reuse needs --db postgres")
     return args
@@ -421,6 +425,13 @@ def run(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
                 f"{setup['tracking_events']:,} scans" + (" (reused)" if not fresh else "")
             )
             queries = ctl.call("queries", per_kind=4, seed=args.seed)
+            if args.profile:
+                prof = ctl.call("profile", name=args.profile, requests=200, seed=args.seed)
+                log(
+                    f"{args.profile} in process under cProfile: {prof['ms_per_request']} ms/request"
+                )
+                for line in prof["text"].splitlines():
+                    log(f"    {line}")
             path = logs / "targets.json"
             ctl.call("targets", count=args.sample, seed=args.seed, path=str(path))
             targets = json.loads(path.read_text())

@@ -14,13 +14,17 @@ Commands:
   random orders across the whole set, written to a file.
 - ``queries``: each endpoint in process through Django's test client on a few orders with
   and without parcels: status, SQL statements (``CaptureQueriesContext``), bytes, time.
+- ``profile``: cProfile of one endpoint's requests in process (``--profile``).
 """
 
 from __future__ import annotations
 
+import cProfile
 import hashlib
+import io
 import json
 import multiprocessing as mp
+import pstats
 import random
 import statistics
 import sys
@@ -220,7 +224,7 @@ def parcels_for(slug: str, seed: int, part: int, parts: int) -> dict[str, Any]:
                     base[ParcelLeg]
                     | {
                         "shop_id": shop.pk,
-                        "parcel_id": p.pk,
+                        "parcel_id": p.id,
                         "carrier": CARRIER,
                         "tracking_number": p.tracking_number,
                         "role": "origin",
@@ -240,7 +244,7 @@ def parcels_for(slug: str, seed: int, part: int, parts: int) -> dict[str, Any]:
                         Row(
                             base[ParcelLine]
                             | {
-                                "parcel_id": parcel.pk,
+                                "parcel_id": parcel.id,
                                 "order_line_id": line_id,
                                 "quantity": quantity,
                             }
@@ -254,13 +258,13 @@ def parcels_for(slug: str, seed: int, part: int, parts: int) -> dict[str, Any]:
                         if code in ("MD2", "DI1", "AG1")
                         else rng.choice(HUBS)
                     )
-                    key = f"{leg.pk}|{code}|{at.isoformat()}|{place}"
+                    key = f"{leg.id}|{code}|{at.isoformat()}|{place}"
                     events.append(
                         Row(
                             base[TrackingEvent]
                             | {
-                                "parcel_id": parcel.pk,
-                                "leg_id": leg.pk,
+                                "parcel_id": parcel.id,
+                                "leg_id": leg.id,
                                 "dedupe_key": hashlib.sha256(key.encode()).hexdigest(),
                                 "occurred_at": at,
                                 "utc_offset_minutes": 60 if at.month in (1, 2, 3, 11, 12) else 120,
@@ -461,10 +465,33 @@ def c_queries(cmd: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def c_profile(cmd: dict[str, Any]) -> dict[str, Any]:
+    """cProfile of *requests* requests to endpoint *name* in process (random orders)."""
+    rng = random.Random(cmd.get("seed", 1))
+    ids = rng.sample(list(Order.objects.values_list("pk", flat=True)), cmd["requests"])
+    paths = [paths_for(order_id)[cmd["name"]] for order_id in ids]
+    client = Client()
+    for path in paths[:5]:
+        client.get(path)
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    for path in paths:
+        client.get(path)
+    profile.disable()
+    seconds = time.perf_counter() - started
+    text = io.StringIO()
+    stats = pstats.Stats(profile, stream=text).strip_dirs().sort_stats("cumulative")
+    stats.print_stats(cmd.get("lines", 40))
+    return {"requests": len(paths), "ms_per_request": round(seconds * 1000 / len(paths), 3),
+            "text": text.getvalue()}  # fmt: skip
+
+
 COMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "setup": c_setup,
     "targets": c_targets,
     "queries": c_queries,
+    "profile": c_profile,
 }
 
 

@@ -40,8 +40,9 @@ class ArchivedDocument(models.Model):
         OTHER = "other", _("Other document")
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    # PROTECT: a proof of purchase outlives any attempt to delete its order.
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="archived_documents")
+    # RESTRICT: a proof of purchase outlives any attempt to delete its order (deleting the
+    # whole shop still deletes everything).
+    order = models.ForeignKey(Order, on_delete=models.RESTRICT, related_name="archived_documents")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     source_key = models.CharField(
         max_length=200, help_text=_("What was archived (e.g. the invoice id): unique per kind.")

@@ -292,7 +292,7 @@ def claim_reply_staff(
     with _files_removed_on_error() as written, transaction.atomic():
         locked = _lock(claim)
         if locked.is_closed and not internal:
-            raise ClaimClosed("This claim is closed; reopen it before answering.")
+            raise ClaimClosed(_("This claim is closed; reopen it before answering."))
         message = ClaimMessage.objects.create(
             shop_id=claim.shop_id,
             claim=locked,
@@ -383,7 +383,7 @@ def claim_resolve(*, claim: Claim, user: User, resolution: str, note: str = "") 
     with transaction.atomic():
         locked = _lock(claim)
         if locked.is_closed:
-            raise ClaimClosed("This claim is closed; reopen it before resolving it.")
+            raise ClaimClosed(_("This claim is closed; reopen it before resolving it."))
         previous = locked.status
         changes: dict[str, Any] = {
             "status": Status.RESOLVED,

@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from suivi.claims.selectors import claims_of_order
 from suivi.core.errors import DomainError, InvalidInput
 from suivi.customers import selectors
 from suivi.customers.services import customers_unlink_user
@@ -104,6 +105,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "invoice": invoice,
             "credit_notes": list(order.credit_notes.order_by("issued_at")),
             "can_change_address": address_changeable(order),
+            "claims": list(claims_of_order(request.user, order.pk)),
         },
     )
 

@@ -318,3 +318,14 @@ def test_concurrent_appends_stay_gapless_and_linked() -> None:
     )
     report = verify_chain(shop)
     assert report.ok, report.lines()
+
+
+def test_an_order_with_archived_documents_cannot_be_deleted(shop_a: Shop) -> None:
+    from django.db.models import RestrictedError
+
+    order = make_order(shop_a)
+    archive_text(order, "a")
+
+    with pytest.raises(RestrictedError):
+        order.delete()
+    assert verify_chain(shop_a).ok

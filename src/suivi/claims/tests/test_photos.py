@@ -239,3 +239,17 @@ def test_the_purge_removes_only_old_files_no_row_points_to(
 
     assert not orphan.exists()
     assert young.exists() and photos.absolute(kept.path).exists()
+
+
+def test_a_phone_mpo_jpeg_is_kept_as_a_plain_jpeg_of_its_first_picture(claire: Person) -> None:
+    out = io.BytesIO()
+    first = Image.new("RGB", (32, 24), (200, 0, 0))
+    first.save(out, "MPO", save_all=True, append_images=[Image.new("RGB", (8, 6), "blue")])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+
+    claim = open_claim(claire, upload("IMG_MPO.jpg", out.getvalue()))
+
+    [photo] = claim.photos.all()
+    image = Image.open(io.BytesIO(stored(photo)))
+    assert image.format == "JPEG" and image.size == (32, 24)
+    assert photo.content_type == "image/jpeg"

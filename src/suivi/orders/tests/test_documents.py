@@ -250,3 +250,17 @@ def test_the_bundled_font_draws_the_euro_sign() -> None:
     vera = documents._faces()[0]
     assert vera.regular == "SuiviVera"
     assert {ord("€"), ord("’"), ord("é")} <= vera.glyphs
+
+
+def test_a_long_invoice_continues_on_further_pages(shop_a: Shop) -> None:
+    many = [(f"SKU-{n:03d}", f"Article numéro {n}", "1.00", 1) for n in range(1, 81)]
+    invoice = _invoiced(_seller(shop_a), cancel_before=False, lines=many)
+
+    pdf = invoice_pdf(invoice, language="en")
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+
+    assert len(reader.pages) >= 2
+    last = reader.pages[-1].extract_text().replace("\u00a0", " ")
+    assert f"Page {len(reader.pages)}" in last
+    assert "Article numéro 80" in last and "Total incl. VAT" in last and "€84.90" in last
+    assert "Unit price" in last  # the table header is repeated
