@@ -50,7 +50,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,7 @@ def database(args: argparse.Namespace) -> Iterator[tuple[dict[str, str], bool]]:
 
 def requests_for(
     paths: list[str], port: int, connections: int, count: int, rng: random.Random
-) -> list[list[bytes]]:
+) -> list[Sequence[bytes]]:
     """*count* keep-alive GETs per connection, each for a random order of *paths*."""
     encoded = [get_request(path, port) for path in paths]
     return [rng.choices(encoded, k=count) for _ in range(connections)]

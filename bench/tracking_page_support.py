@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -137,6 +137,10 @@ class Row:
 
     def __init__(self, values: dict[str, Any]) -> None:
         self.__dict__.update(values)
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def defaults(model: type[Model]) -> dict[str, Any]:
@@ -309,7 +313,10 @@ def orders_for(slug: str, count: int, seed: int, now: datetime) -> dict[str, Any
     return {"shop": slug, "orders": written, "seconds": round(time.perf_counter() - started, 1)}
 
 
-def _call(job: tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]) -> dict[str, Any]:
+Job = tuple[Callable[..., dict[str, Any]], tuple[Any, ...]]
+
+
+def _call(job: Job) -> dict[str, Any]:
     function, args = job
     return function(*args)
 
@@ -329,11 +336,11 @@ def c_setup(cmd: dict[str, Any]) -> dict[str, Any]:
     procs = max(1, min(cores(), 4)) if connection.vendor == "postgresql" else 1
     steps: dict[str, Any] = {}
     loaded = time.perf_counter()
-    order_jobs = [
+    order_jobs: list[Job] = [
         (orders_for, (spec.slug, count, seed, now))
         for spec, count in zip(DEMO_SHOPS, shares(cmd["orders"]), strict=True)
     ]
-    parcel_jobs = [
+    parcel_jobs: list[Job] = [
         (parcels_for, (spec.slug, seed, part, procs))
         for spec in DEMO_SHOPS
         for part in range(procs)

@@ -49,7 +49,7 @@ from .credentials import (
 )
 from .generator import CHANNEL_ACTOR, Op, OpKind, OrderPlan, generate_plans
 from .replay import Numbering, Replayed, order_language, replay
-from .specs import DEMO_SHOPS, OPERATOR_EMAIL, ShopSpec, demo_emails
+from .specs import CUSTOMER_EMAIL, DEMO_SHOPS, OPERATOR_EMAIL, ShopSpec, demo_emails
 
 DEFAULT_ORDERS = 120
 DEFAULT_SEED = 1
@@ -158,6 +158,25 @@ def _operator_setup(password: str) -> Login:
         user.is_staff = user.is_superuser = True
         user.save(update_fields=["password", "is_staff", "is_superuser"])
     return Login(OPERATOR_EMAIL, "platform operator (superuser, /admin/)")
+
+
+def _customer_setup(password: str) -> Login:
+    """The demo customer's account, its email verified (allauth), as after signing up."""
+    from allauth.account.models import EmailAddress
+
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=CUSTOMER_EMAIL).first()
+    if user is None:
+        user = user_model.objects.create_user(
+            username=CUSTOMER_EMAIL, email=CUSTOMER_EMAIL, password=password
+        )
+    else:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    EmailAddress.objects.update_or_create(
+        user=user, email=CUSTOMER_EMAIL, defaults={"verified": True, "primary": True}
+    )
+    return Login(CUSTOMER_EMAIL, "customer with orders in every shop (customer space /space/)")
 
 
 def _shop_delete(shop: Shop) -> None:
@@ -432,6 +451,7 @@ def demo_load(
                 existing[spec.slug] = shop
                 keys.append(key)
                 logins += staff
+            logins.append(_customer_setup(password))
             report.credentials = DemoCredentials(password, tuple(logins), tuple(keys))
             # Inside the transaction: if the file cannot be written, nothing is created.
             write_credentials(report.credentials)

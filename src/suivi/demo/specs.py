@@ -180,6 +180,11 @@ DEMO_SHOPS: tuple[ShopSpec, ...] = (MAISON_LUMIERE, LIBRAIRIE_DU_MARCHE)
 OPERATOR_EMAIL = "admin@suivi.example"
 
 
+# A customer with an account (verified email) and orders in every demo shop.
+CUSTOMER_EMAIL = "camille.durand@example.com"
+
+
 def demo_emails() -> list[str]:
-    """Return the logins the demo creates (the operator first)."""
-    return [OPERATOR_EMAIL, *(member.email for spec in DEMO_SHOPS for member in spec.staff)]
+    """Return the logins the demo creates (the operator first, the customer last)."""
+    staff = [member.email for spec in DEMO_SHOPS for member in spec.staff]
+    return [OPERATOR_EMAIL, *staff, CUSTOMER_EMAIL]

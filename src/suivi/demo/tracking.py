@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from suivi.carriers.vocabulary import Reason, ShipmentUpdate, Status, TrackingEvent
@@ -106,11 +107,38 @@ def _number(order: Order, index: int) -> str:
     return f"6A{order.pk % 10**9:09d}{index:02d}"
 
 
+def _customer_orders(shop: Shop, count: int) -> None:
+    """Orders of the demo customer (the account of the demo), ready to ship: being the
+    newest, they get the first stories (in transit, out for delivery, relay point, delivered)."""
+    from suivi.customers.services import customers_link_user
+    from suivi.orders.lifecycle import Action
+    from suivi.orders.services import order_apply_action, order_create
+    from suivi.testing import order_input
+
+    from .specs import CUSTOMER_EMAIL
+
+    for index in range(count):
+        order = order_create(
+            shop=shop,
+            data=order_input(
+                reference=f"{shop.slug[:3].upper()}-CLIENT-{index + 1}",
+                email=CUSTOMER_EMAIL,
+                paid=True,
+            ),
+            actor=ACTOR,
+        )
+        order_apply_action(shop=shop, order_id=order.pk, action=Action.MARK_READY, actor=ACTOR)
+    user = get_user_model().objects.filter(username=CUSTOMER_EMAIL).first()
+    if user is not None:
+        customers_link_user(user=user, email=CUSTOMER_EMAIL)
+
+
 def demo_tracking(shops: Sequence[Shop], *, now: datetime | None = None) -> int:
     """Ship a few ready demo orders per shop and push their carrier stories; return parcels."""
     now = now or timezone.now()
     count = 0
     for shop in shops:
+        _customer_orders(shop, 4)
         ready = list(
             Order.objects.filter(
                 shop=shop,
