@@ -104,7 +104,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, help="seconds per endpoint and round")
     p.add_argument("--warm", type=float, help="warm-up seconds per endpoint")
     p.add_argument("--endpoints", default=",".join(ENDPOINTS), help="which to load")
-    p.add_argument("--sample", type=int, default=20_000, help="random orders requested")
+    p.add_argument("--sample", type=int, default=100_000, help="orders requested (random)")
     p.add_argument("--concurrency", type=int, default=4, help="HTTP connections in all")
     p.add_argument("--client-procs", type=int, default=2, help="HTTP client processes")
     p.add_argument("--workers", type=int, default=2, help="granian workers")

@@ -132,7 +132,6 @@ def confirmation_email(message: OutboxMessage) -> tuple[str, bytes]:
 
     item = _Builder([message]).outgoing(message)
     content = item.content
-    headers = {**content.get("headers", {}), "X-Suivi-Archived-Message": str(message.pk)}
     raw = mime.build(
         from_email=content.get("from_email", ""),
         to=item.recipient,
@@ -141,7 +140,7 @@ def confirmation_email(message: OutboxMessage) -> tuple[str, bytes]:
         html=content.get("html", ""),
         message_id=email_channel.message_id(item),
         reply_to=content.get("reply_to", ""),
-        headers=headers,
+        headers=content.get("headers", {}),
     )
     if raw is None:  # non-ASCII addresses: the slow path, as the channel does
         raw = email_channel.build_message(item).message().as_bytes()

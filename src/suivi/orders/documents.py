@@ -1,22 +1,10 @@
 """Invoice and credit-note PDFs, drawn with reportlab from the documents' snapshots.
 
-The output depends only on the document, its order's lines and the shop, never on the clock:
-the same input gives the same bytes (reportlab's *invariant* mode), so that an archived
-copy can be hashed and compared. What is shown and why is in ``docs/proofs-of-purchase.md``:
-
-- prices and shipping are VAT-inclusive (B2C prices, as paid); the VAT of each rate is
-  taken out of the amounts at that rate, and shipping follows the goods it carries (split
-  across the rates in proportion to the goods' amounts);
-- an invoice is never edited: quantities cancelled *before* it was issued are shown struck
-  through (ordered quantity struck, invoiced quantity beside it; a line cancelled whole is
-  drawn with a line through it and counts for nothing); cancellations after it are credit
-  notes;
-- "TVA non applicable, art. 293 B du CGI" (the French VAT exemption of small businesses) is
-  printed only when the shop has no VAT number and no line carries VAT.
-
-Text is drawn in Bitstream Vera, which reportlab ships inside its package (so it is there on
-any machine); a character Vera lacks is drawn in DejaVu Sans when the system has it, else
-replaced by its closest ASCII letter.
+The output depends only on the document, its order's lines and the shop, never on the
+clock: the same input gives the same bytes (reportlab's *invariant* mode), so an archived
+copy can be hashed and compared. Prices include VAT; quantities cancelled before an invoice
+are struck through; the font is the Vera that reportlab ships (DejaVu Sans for what Vera
+lacks). The choices are explained in ``docs/proofs-of-purchase.md``.
 """
 
 from __future__ import annotations
@@ -137,10 +125,6 @@ def format_day(day: dt.date, language: str) -> str:
     return str(format_date(day, "d MMMM y", locale=_language(language)))
 
 
-def _money(amount: Decimal, currency: str, language: str) -> str:
-    return format_money(amount, currency, language)
-
-
 def _rate(rate: Decimal, language: str) -> str:
     number = format_decimal(rate, format="#,##0.##", locale=language)
     return f"{number}\u00a0%" if language == "fr" else f"{number}%"
@@ -216,6 +200,14 @@ def invoice_rows(invoice: Invoice, order_lines: Sequence[OrderLine]) -> list[Row
     return rows
 
 
+def _by_rate(rows: Iterable[Row]) -> dict[Decimal, Decimal]:
+    amounts: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if not row.struck:
+            amounts[row.tax_rate] += row.amount
+    return amounts
+
+
 def vat_breakdown(
     rows: Iterable[Row],
     shipping: Decimal,
@@ -229,21 +221,13 @@ def vat_breakdown(
     remainder goes to the largest share); *shipping_weights* stand in when there are no
     goods (a credit note of shipping only weighs with its invoice's lines).
     """
-    gross: dict[Decimal, Decimal] = defaultdict(Decimal)
-    for row in rows:
-        if not row.struck:
-            gross[row.tax_rate] += row.amount
+    gross = _by_rate(rows)
     if shipping:
-        weights: dict[Decimal, Decimal] = defaultdict(Decimal)
-        for row in shipping_weights:
-            if not row.struck:
-                weights[row.tax_rate] += row.amount
+        weights = _by_rate(shipping_weights)
         if any(gross.values()):
             base = dict(gross)
-        elif any(weights.values()):
-            base = dict(weights)
         else:
-            base = {Decimal("0"): Decimal("1")}
+            base = weights if any(weights.values()) else {Decimal("0"): Decimal("1")}
         total = sum(base.values(), Decimal("0"))
         ordered = sorted(base.items(), key=lambda item: (-item[1], -item[0]))
         given = Decimal("0")
@@ -407,13 +391,12 @@ class _Document:
 def _draw(doc: _Document) -> bytes:
     shop, lang = doc.shop, doc.language
     seller = shop.legal_name or shop.name
-    page = _Page(
+    c = _Page(
         title=f"{doc.title} {doc.number}",
         author=seller,
         subject=_("Order %(reference)s") % {"reference": doc.order.reference},
         footer=f"{seller} — {doc.title} {doc.number}",
     )
-    c = page
     # Seller (left) and the document (right).
     top = c.y
     c.text(MARGIN, top - 4, seller, size=13, bold=True)
@@ -489,10 +472,10 @@ def _draw_row(c: _Page, row: Row, doc: _Document, header: Any) -> None:
             c.text(COL_QTY, y, kept, align="right")
     else:
         c.text(COL_QTY, y, str(row.quantity), align="right")
-    c.text(COL_UNIT, y, _money(row.unit_price, currency, lang), align="right", grey=grey)
+    c.text(COL_UNIT, y, format_money(row.unit_price, currency, lang), align="right", grey=grey)
     vat = "—" if doc.franchise else _rate(row.tax_rate, lang)
     c.text(COL_VAT, y, vat, align="right", grey=grey)
-    amount = _money(row.amount, currency, lang)
+    amount = format_money(row.amount, currency, lang)
     width = c.text(COL_TOTAL, y, amount, align="right", grey=grey)
     if row.struck:
         c.strike(COL_QTY + 4, COL_TOTAL, y, 9.5)  # across the figures too
@@ -514,7 +497,7 @@ def _draw_totals(c: _Page, doc: _Document) -> None:
         for v in doc.vat:
             label = _("VAT %(rate)s on %(base)s") % {
                 "rate": _rate(v.rate, lang),
-                "base": _money(v.base, currency, lang),
+                "base": format_money(v.base, currency, lang),
             }
             lines.append((label, v.vat, False))
         lines.append((_("Total incl. VAT"), doc.total, True))
@@ -523,7 +506,12 @@ def _draw_totals(c: _Page, doc: _Document) -> None:
         size = 11 if strong else 9.5
         c.text(COL_VAT + 20, c.y, label, size=size, bold=strong, align="right")
         c.text(
-            COL_TOTAL, c.y, _money(amount, currency, lang), size=size, bold=strong, align="right"
+            COL_TOTAL,
+            c.y,
+            format_money(amount, currency, lang),
+            size=size,
+            bold=strong,
+            align="right",
         )
         c.y -= 16 if strong else 13
     c.y -= 10
@@ -534,6 +522,14 @@ def _draw_totals(c: _Page, doc: _Document) -> None:
 
 def _is_franchise(shop: Shop, rows: Iterable[Row]) -> bool:
     return not shop.vat_number.strip() and all(r.tax_rate == 0 for r in rows)
+
+
+def _franchise_notes(franchise: bool, lang: str) -> list[str]:
+    """The French legal wording, glossed in English on English documents."""
+    if not franchise:
+        return []
+    gloss = _("(VAT not applicable, article 293 B of the French tax code.)")
+    return [FRANCHISE_MENTION] if lang == "fr" else [FRANCHISE_MENTION, gloss]
 
 
 def _order_lines(order: Order) -> list[OrderLine]:
@@ -555,11 +551,7 @@ def invoice_pdf(invoice: Invoice, *, language: str) -> bytes:
                     " and are not invoiced."
                 )
             )
-        notes.append(_("Prices include VAT."))
-        if franchise:
-            notes.append(FRANCHISE_MENTION)
-            if lang != "fr":
-                notes.append(_("(VAT not applicable, article 293 B of the French tax code.)"))
+        notes += [_("Prices include VAT."), *_franchise_notes(franchise, lang)]
         doc = _Document(
             shop=shop,
             order=order,
@@ -585,12 +577,8 @@ def invoice_pdf(invoice: Invoice, *, language: str) -> bytes:
 def credit_note_pdf(credit_note: CreditNote, *, language: str) -> bytes:
     """Render *credit_note* as a PDF in *language*: what is credited, and on which invoice."""
     lang = _language(language)
-    note, order, shop, invoice = (
-        credit_note,
-        credit_note.order,
-        credit_note.shop,
-        credit_note.invoice,
-    )
+    note = credit_note
+    order, shop, invoice = note.order, note.shop, note.invoice
     with translation.override(lang):
         rows = [_snapshot_row(line) for line in note.lines if isinstance(line, dict)]
         invoiced = [_snapshot_row(line) for line in invoice.lines if isinstance(line, dict)]
@@ -605,10 +593,7 @@ def credit_note_pdf(credit_note: CreditNote, *, language: str) -> bytes:
         ]
         if note.reason:
             notes.insert(1, _("Reason: %(reason)s") % {"reason": _reason_label(note.reason)})
-        if franchise:
-            notes.append(FRANCHISE_MENTION)
-            if lang != "fr":
-                notes.append(_("(VAT not applicable, article 293 B of the French tax code.)"))
+        notes += _franchise_notes(franchise, lang)
         facts = [
             (_("Date:"), format_day(_shop_day(note.issued_at, shop), lang)),
             (_("Invoice:"), invoice.number),
