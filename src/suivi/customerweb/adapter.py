@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from suivi.customers.services import customers_link_user
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth ships no types
     """Suivi's account rules on top of allauth's defaults."""
 
     def confirm_email(self, request: HttpRequest, email_address: Any) -> bool:

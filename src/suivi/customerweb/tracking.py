@@ -302,7 +302,9 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
         deadline_text = ""
         if pickup_deadline:
             try:
-                deadline_text = format_deadline(dt.datetime.fromisoformat(pickup_deadline), locale, tz)
+                deadline_text = format_deadline(
+                    dt.datetime.fromisoformat(pickup_deadline), locale, tz
+                )
             except ValueError:
                 deadline_text = ""
         last_order_event = order_events[-1]["pk"] if order_events else 0
@@ -315,7 +317,9 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
             is_click_and_collect=order.fulfilment_mode == "click_and_collect",
             cancelled=cancelled,
             steps=[
-                StepView(label=str(lifecycle.STEP_LABELS[s]), done=i <= current, current=i == current)
+                StepView(
+                    label=str(lifecycle.STEP_LABELS[s]), done=i <= current, current=i == current
+                )
                 for i, s in enumerate(steps)
             ]
             if not cancelled

@@ -7,7 +7,7 @@ from typing import Any
 from allauth.account.views import ConfirmLoginCodeView
 
 
-class ConfirmLoginCodeFromLink(ConfirmLoginCodeView):
+class ConfirmLoginCodeFromLink(ConfirmLoginCodeView):  # type: ignore[misc]  # allauth ships no types
     """allauth's sign-in code form, filled from the link in the code's email (``?code=``):
     opened in the browser that asked for the code, one click signs in. The code still has
     to be posted from that browser's session, so a forwarded link signs nobody in."""

@@ -127,7 +127,8 @@ def address_change(request: HttpRequest, order_id: int) -> HttpResponse:
     """Change the delivery address while the order has not shipped."""
     order = order_or_404(request, order_id)
     form = AddressForm(
-        request.POST or None, initial={name: getattr(order, name) for name in AddressForm.base_fields}
+        request.POST or None,
+        initial={name: getattr(order, name) for name in AddressForm.base_fields},
     )
     status = 200
     if not address_changeable(order):
@@ -143,7 +144,10 @@ def address_change(request: HttpRequest, order_id: int) -> HttpResponse:
                     actor=f"customer:{order.customer_id}",
                 )
             except DomainError as exc:
-                form.add_error(getattr(exc, "field", None) if isinstance(exc, InvalidInput) else None, exc.message)
+                form.add_error(
+                    getattr(exc, "field", None) if isinstance(exc, InvalidInput) else None,
+                    exc.message,
+                )
                 status = 400
             else:
                 messages.success(request, _("Your delivery address was changed."))
@@ -151,7 +155,10 @@ def address_change(request: HttpRequest, order_id: int) -> HttpResponse:
         else:
             status = 400
     return render(
-        request, "customerweb/address.html", {"form": form, "order": order, "shop": order.shop}, status=status
+        request,
+        "customerweb/address.html",
+        {"form": form, "order": order, "shop": order.shop},
+        status=status,
     )
 
 
@@ -159,7 +166,9 @@ def address_change(request: HttpRequest, order_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     """Notification choices, per shop the customer bought from (one form per shop)."""
-    customers = list(selectors.customers_of_user(request.user).select_related("shop").order_by("pk"))
+    customers = list(
+        selectors.customers_of_user(request.user).select_related("shop").order_by("pk")
+    )
     if not customers:
         return render(request, "customerweb/preferences.html", {"forms": []})
     chosen = request.POST.get("customer") or request.GET.get("customer")
@@ -176,7 +185,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
             "quiet_end": pref.quiet_end or dt.time(8, 0),
         }
         posted = request.method == "POST" and chosen == str(customer.pk)
-        form = PreferencesForm(request.POST if posted else None, initial=initial, prefix=f"c{customer.pk}")
+        form = PreferencesForm(
+            request.POST if posted else None, initial=initial, prefix=f"c{customer.pk}"
+        )
         if posted:
             if form.is_valid():
                 data = form.cleaned_data
@@ -209,7 +220,9 @@ def preferences(request: HttpRequest) -> HttpResponse:
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     """Sign-in settings (allauth), this device's push notifications, export, deletion."""
-    devices = PushSubscription.objects.filter(customer__user=request.user).count()
+    devices = PushSubscription.objects.filter(
+        customer__in=selectors.customers_of_user(request.user)
+    ).count()
     return render(
         request,
         "customerweb/account.html",
@@ -228,7 +241,10 @@ def push_subscription(request: HttpRequest) -> HttpResponse:
         endpoint, p256dh, auth = body["endpoint"], keys["p256dh"], keys["auth"]
     except (ValueError, KeyError, TypeError, AttributeError):
         return JsonResponse(
-            {"type": "invalid-input", "title": "Send the subscription as PushSubscription.toJSON()."},
+            {
+                "type": "invalid-input",
+                "title": "Send the subscription as PushSubscription.toJSON().",
+            },
             status=400,
         )
     customers = list(selectors.customers_of_user(request.user).select_related("shop"))
@@ -256,9 +272,7 @@ def push_subscription(request: HttpRequest) -> HttpResponse:
 
 def _export(user: Any) -> dict[str, Any]:
     customers = list(selectors.customers_of_user(user).select_related("shop"))
-    orders = list(
-        selectors.orders_of_user(user).prefetch_related("lines", "events")
-    )
+    orders = list(selectors.orders_of_user(user).prefetch_related("lines", "events"))
     return {
         "exported_at": timezone.now().isoformat(),
         "account": {"email": user.email, "date_joined": user.date_joined.isoformat()},
@@ -314,23 +328,23 @@ def _export(user: Any) -> dict[str, Any]:
 @require_GET
 def export(request: HttpRequest) -> HttpResponse:
     """Everything the account holds about the customer, as a JSON download (GDPR art. 20)."""
-    response = JsonResponse(_export(request.user), json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response = JsonResponse(
+        _export(request.user), json_dumps_params={"ensure_ascii": False, "indent": 2}
+    )
     response["Content-Disposition"] = 'attachment; filename="suivi-export.json"'
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 class DeleteForm(forms.Form):
-    confirm = forms.CharField(
-        label=_("Type your email address to confirm"), max_length=254
-    )
+    confirm = forms.CharField(label=_("Type your email address to confirm"), max_length=254)
 
     def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.email = email
 
     def clean_confirm(self) -> str:
-        value = self.cleaned_data["confirm"].strip().lower()
+        value = str(self.cleaned_data["confirm"]).strip().lower()
         if value != self.email.lower():
             raise ValidationError(_("This is not the email address of this account."))
         return value
@@ -341,11 +355,11 @@ class DeleteForm(forms.Form):
 def delete(request: HttpRequest) -> HttpResponse:
     """Delete the account. The shops keep the orders (invoices must be kept by law) but the
     account, its sign-in methods, its push subscriptions and its link to the orders go."""
-    form = DeleteForm(request.POST or None, email=request.user.email)
+    user = request.user
+    form = DeleteForm(request.POST or None, email=getattr(user, "email", ""))
     if request.method == "POST" and form.is_valid():
-        user = request.user
         with transaction.atomic():
-            PushSubscription.objects.filter(customer__user=user).delete()
+            PushSubscription.objects.filter(customer__in=selectors.customers_of_user(user)).delete()
             customers_unlink_user(user=user)
             logout(request)
             user.delete()

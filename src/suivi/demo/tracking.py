@@ -118,10 +118,13 @@ def _customer_orders(shop: Shop, count: int) -> None:
     from .specs import CUSTOMER_EMAIL
 
     for index in range(count):
+        reference = f"{shop.slug[:3].upper()}-CLIENT-{index + 1}"
+        if Order.objects.filter(shop=shop, reference=reference).exists():
+            continue  # the demo was loaded before: the customer has their orders
         order = order_create(
             shop=shop,
             data=order_input(
-                reference=f"{shop.slug[:3].upper()}-CLIENT-{index + 1}",
+                reference=reference,
                 email=CUSTOMER_EMAIL,
                 paid=True,
             ),

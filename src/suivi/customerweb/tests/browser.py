@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from django.conf import settings
 import pytest
+from django.conf import settings
 
 from suivi.notifications.tests import processes
 
@@ -74,12 +74,12 @@ def site(smtp_port: int, **env_extra: str) -> Iterator[Site]:
     )
     common = ["--host", "127.0.0.1", "--workers", "1", "--no-ws", "--log-level", "warning"]
     started = [
-        subprocess.Popen(  # noqa: S603 (our own argv)
+        subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "wsgi", "--port", str(port),
              "--blocking-threads", "4", *common, "suivi.wsgi:application"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0,
         ),
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             [sys.executable, "-m", "granian", "--interface", "asgi", "--port", str(live_port),
              *common, "suivi.asgi:application"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0,

@@ -20,6 +20,7 @@ from suivi.shipments.services import ParcelInput, parcels_create
 from suivi.shops.models import Shop
 
 NEW_YORK = ZoneInfo("America/New_York")
+PARIS = ZoneInfo("Europe/Paris")
 RELAY = {
     "name": "Tabac de la Gare",
     "line1": "2 place de la Gare",
@@ -50,7 +51,7 @@ def ready_order(shop: Shop, *, email: str = PERSONAL["email"], **kwargs: Any) ->
 
 
 def event(number: str, status: Status, hours_ago: float, label: str, place: str, *,
-          tz: ZoneInfo = ZoneInfo("Europe/Paris"), now: datetime | None = None,
+          tz: ZoneInfo = PARIS, now: datetime | None = None,
           reason: Reason = Reason.NONE, code: str = "ET1") -> TrackingEvent:  # fmt: skip
     now = now or timezone.now()
     return TrackingEvent(

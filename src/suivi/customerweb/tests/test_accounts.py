@@ -51,12 +51,14 @@ def test_an_unverified_address_does_not_take_someone_else_s_orders(shop_a) -> No
         "email": victim.email, "password1": "Une-phrase-longue-42", "password2": "Une-phrase-longue-42",
     })  # fmt: skip
     client = Client()
-    assert not client.login(username=victim.email, password="Une-phrase-longue-42") or \
-        victim.reference not in client.get("/space/").content.decode()
+    assert (
+        not client.login(username=victim.email, password="Une-phrase-longue-42")
+        or victim.reference not in client.get("/space/").content.decode()
+    )
     assert Customer.objects.get(pk=victim.customer_id).user is None
 
 
-def _verified_user(client: Client, email: str, password: str = "Une-phrase-longue-42") -> None:
+def _verified_user(client: Client, email: str, password: str = "Une-phrase-longue-42") -> None:  # noqa: S107
     client.post("/accounts/signup/", {"email": email, "password1": password, "password2": password})
     client.post(_link(mail.outbox[-1].body).split("testserver", 1)[-1])
 
@@ -82,7 +84,11 @@ def test_the_sign_in_code_email_carries_a_link_that_fills_the_form(shop_a) -> No
 
 
 def test_totp_two_factor_authentication_is_then_required_to_sign_in(shop_a) -> None:
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
 
     def totp(secret: str) -> str:
         return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
@@ -96,13 +102,18 @@ def test_totp_two_factor_authentication_is_then_required_to_sign_in(shop_a) -> N
         client.post(page["Location"], {"password": "Une-phrase-longue-42"})
         page = client.get("/accounts/2fa/totp/activate/")
     html = page.content.decode()
-    secret = re.search(r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"', html)
-    assert secret, (page.status_code, page.get("Location"), html[html.find("<main"):][:2500])
+    secret = re.search(
+        r'id="authenticator_secret"[^>]*value="([A-Z2-7]+)"|value="([A-Z2-7]+)"[^>]*id="authenticator_secret"',
+        html,
+    )
+    assert secret, (page.status_code, page.get("Location"), html[html.find("<main") :][:2500])
     secret = secret.group(1) or secret.group(2)
     assert client.post("/accounts/2fa/totp/activate/", {"code": totp(secret)}).status_code == 302
     client.post("/accounts/logout/")
     fresh = Client()
-    step = fresh.post("/accounts/login/", {"login": order.email, "password": "Une-phrase-longue-42"})
+    step = fresh.post(
+        "/accounts/login/", {"login": order.email, "password": "Une-phrase-longue-42"}
+    )
     assert step.status_code == 302 and "2fa/authenticate" in step["Location"]
     assert fresh.get("/space/").status_code == 302  # not signed in before the second factor
     wrong = fresh.post(step["Location"], {"code": "000000"})

@@ -29,19 +29,21 @@ PASSWORD = "Une-phrase-longue-42"
 def _push_stub() -> str:
     """Chromium's push service is Google's (no network here): the browser's subscribe() is
     replaced by one returning a subscription with a real P-256 key, as a browser would."""
-    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
     p256dh = base64.urlsafe_b64encode(key).decode().rstrip("=")
     auth = base64.urlsafe_b64encode(b"browser-auth-16b").decode().rstrip("=")
-    return """
-    if (window.PushManager) {
-      PushManager.prototype.subscribe = function () {
-        return Promise.resolve({ toJSON: function () { return {
+    return f"""
+    if (window.PushManager) {{
+      PushManager.prototype.subscribe = function () {{
+        return Promise.resolve({{ toJSON: function () {{ return {{
           endpoint: "https://127.0.0.1:9/push/device-1",
-          keys: { p256dh: "%s", auth: "%s" } }; } });
-      };
-    }""" % (p256dh, auth)
+          keys: {{ p256dh: "{p256dh}", auth: "{auth}" }} }}; }} }});
+      }};
+    }}"""
 
 
 def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:

@@ -75,8 +75,20 @@ def test_a_pushed_carrier_event_reaches_the_open_stream(shop_a, live_server_proc
     assert ready.wait(15), "no first event"
     assert seen[0] == latest_version(order.pk)
     time.sleep(1.5)  # the poller has taken its high-water marks
-    push(shop_a, "6A12345678901", [event("6A12345678901", Status.OUT_FOR_DELIVERY, 0.1,
-                                         "En cours de livraison", "Paris 11", code="MD2")])
+    push(
+        shop_a,
+        "6A12345678901",
+        [
+            event(
+                "6A12345678901",
+                Status.OUT_FOR_DELIVERY,
+                0.1,
+                "En cours de livraison",
+                "Paris 11",
+                code="MD2",
+            )
+        ],
+    )
     reader.join(15)
     assert len(seen) == 2, seen
     assert seen[1] == latest_version(order.pk) != seen[0]

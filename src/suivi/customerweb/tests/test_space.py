@@ -72,15 +72,23 @@ def test_the_address_changes_before_shipping_and_is_refused_after(owner) -> None
     # Shipped: refused, nothing changed.
     response = client.post(f"/space/orders/{shipped.pk}/address", data, follow=True)
     assert Order.objects.get(pk=shipped.pk).ship_line1 == "3 place Bellecour"
-    assert "can no longer change" in response.content.decode() or "ne peut plus" in response.content.decode()
+    assert (
+        "can no longer change" in response.content.decode()
+        or "ne peut plus" in response.content.decode()
+    )
 
 
 def test_a_bad_address_is_refused_with_a_message_and_changes_nothing(owner) -> None:
     client, _user, _shipped, ready = owner
     response = client.post(
         f"/space/orders/{ready.pk}/address",
-        {"ship_name": "", "ship_line1": "x", "ship_postcode": "1", "ship_city": "y",
-         "ship_country": "France"},  # fmt: skip
+        {
+            "ship_name": "",
+            "ship_line1": "x",
+            "ship_postcode": "1",
+            "ship_city": "y",
+            "ship_country": "France",
+        },
     )
     assert response.status_code == 400
     assert 'role="alert"' in response.content.decode()
@@ -105,14 +113,24 @@ def test_preferences_of_another_customer_cannot_be_posted(owner, shop_a) -> None
     client, *_ = owner
     stranger = make_order(shop_a, email="stranger@example.org")
     prefix = f"c{stranger.customer_id}"
-    client.post("/space/preferences/", {"customer": stranger.customer_id,
-                                         f"{prefix}-channels": ["sms"], f"{prefix}-language": "en"})
-    assert not CustomerPreference.objects.filter(customer_id=stranger.customer_id, channels=["sms"]).exists()
+    client.post(
+        "/space/preferences/",
+        {
+            "customer": stranger.customer_id,
+            f"{prefix}-channels": ["sms"],
+            f"{prefix}-language": "en",
+        },
+    )
+    assert not CustomerPreference.objects.filter(
+        customer_id=stranger.customer_id, channels=["sms"]
+    ).exists()
 
 
 def _subscription() -> dict[str, object]:
-    key = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    key = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
     b64 = lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")  # noqa: E731
     return {"endpoint": "https://127.0.0.1:9/send/abc123",
@@ -121,8 +139,10 @@ def _subscription() -> dict[str, object]:
 
 def test_a_device_subscribes_to_push_for_every_shop_of_the_account(owner, settings) -> None:
     settings.SUIVI_HTTP_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8"]  # the test's push service
-    client, user, shipped, ready = owner
-    response = client.post("/space/push", json.dumps(_subscription()), content_type="application/json")
+    client, _user, shipped, ready = owner
+    response = client.post(
+        "/space/push", json.dumps(_subscription()), content_type="application/json"
+    )
     assert response.status_code == 201
     assert set(PushSubscription.objects.values_list("customer_id", flat=True)) == {
         shipped.customer_id, ready.customer_id}  # fmt: skip

@@ -6,9 +6,9 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 
 from suivi.carriers.vocabulary import Reason, Status
 from suivi.notifications import links
@@ -44,7 +44,7 @@ def test_the_page_shows_progress_parcels_and_carrier_events_in_local_time(shop_a
     assert "Colissimo" in html and number in html
     assert "Votre colis a été déposé." in html and "Chilly-Mazarin" in html
     # New York's scan keeps New York's clock (UTC-5 or -4), not Paris's.
-    new_york = [e for e in order.parcels.get().events.all() if e.location == "New York"][0]
+    new_york = next(e for e in order.parcels.get().events.all() if e.location == "New York")
     assert new_york.local_time.strftime("%H:%M") in html
     assert re.search(r'class="done[^"]*"[^>]*>\s*(Expédiée|Shipped)', html)
     assert 'aria-current="step"' in html
@@ -87,8 +87,10 @@ def test_a_wrong_email_and_an_unknown_order_get_the_same_answer(shop_a) -> None:
     wrong = Client().post("/track/", {"reference": order.reference, "contact": "x@example.org"})
     unknown = Client().post("/track/", {"reference": "NOPE-1", "contact": order.email})
     assert wrong.status_code == unknown.status_code == 400
-    def message(r):  # noqa: E306
+
+    def message(r):
         return re.search(r'role="alert">(.*?)</div>', r.content.decode(), re.S).group(1)
+
     assert message(wrong) == message(unknown)
     assert "We could not find" in message(wrong) or "Nous n" in message(wrong)
 
@@ -103,7 +105,10 @@ def test_lookups_are_rate_limited_per_address_even_with_the_right_details(shop_a
     assert blocked.status_code == 429 and int(blocked["Retry-After"]) > 0
     # Another address is not blocked.
     other = Client(REMOTE_ADDR="203.0.113.8")
-    assert other.post("/track/", {"reference": order.reference, "contact": order.email}).status_code == 302
+    assert (
+        other.post("/track/", {"reference": order.reference, "contact": order.email}).status_code
+        == 302
+    )
 
 
 def test_lookups_are_rate_limited_per_order_number(shop_a) -> None:
@@ -128,7 +133,7 @@ def test_the_lookup_form_needs_its_csrf_token(shop_a) -> None:
 def test_a_forged_or_unknown_token_is_not_found(shop_a) -> None:
     order = shipped_order(shop_a)
     token = links.tracking_token(order.pk)
-    ident, mac = token.split(".")
+    ident, _mac = token.split(".")
     assert Client().get(f"/t/{ident}.{'A' * 16}").status_code == 404
     assert Client().get(f"/t/{token}x").status_code == 404
     assert Client().get(f"/t/{links.tracking_token(10**9)}").status_code == 404
@@ -153,8 +158,21 @@ def test_relay_point_deadline_and_problem_guidance(shop_a) -> None:
     html = page(Client(), order, **{})
     assert "Tabac de la Gare" in html and "08:00–19:00" in html
     other = shipped_order(shop_a, email="b@example.org", number="6A12345678903")
-    push(shop_a, "6A12345678903", [event("6A12345678903", Status.FAILED_ATTEMPT, 1, "Absent",
-                                         "Paris", reason=Reason.RECIPIENT_ABSENT, code="ND1")])
+    push(
+        shop_a,
+        "6A12345678903",
+        [
+            event(
+                "6A12345678903",
+                Status.FAILED_ATTEMPT,
+                1,
+                "Absent",
+                "Paris",
+                reason=Reason.RECIPIENT_ABSENT,
+                code="ND1",
+            )
+        ],
+    )
     shop_a.support_email = "service@boutique.example"
     shop_a.save()
     html = page(Client(), other)
@@ -169,8 +187,20 @@ def test_the_json_answers_304_until_something_changes(shop_a) -> None:
     first = client.get(url)
     etag = first["ETag"]
     assert client.get(url, HTTP_IF_NONE_MATCH=etag).status_code == 304
-    push(shop_a, "6A12345678901", [event("6A12345678901", Status.OUT_FOR_DELIVERY, 0.5,
-                                         "En livraison", "Paris 11", code="MD2")])
+    push(
+        shop_a,
+        "6A12345678901",
+        [
+            event(
+                "6A12345678901",
+                Status.OUT_FOR_DELIVERY,
+                0.5,
+                "En livraison",
+                "Paris 11",
+                code="MD2",
+            )
+        ],
+    )
     changed = client.get(url, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
     assert changed.json()["parcels"][0]["status"] == "out_for_delivery"

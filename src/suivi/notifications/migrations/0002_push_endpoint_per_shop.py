@@ -4,21 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_customer_user'),
-        ('notifications', '0001_initial'),
-        ('shops', '0002_shop_policies'),
+        ("customers", "0002_customer_user"),
+        ("notifications", "0001_initial"),
+        ("shops", "0002_shop_policies"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='pushsubscription',
-            name='endpoint',
+            model_name="pushsubscription",
+            name="endpoint",
             field=models.URLField(max_length=1000),
         ),
         migrations.AddConstraint(
-            model_name='pushsubscription',
-            constraint=models.UniqueConstraint(fields=('shop', 'endpoint'), name='push_endpoint_per_shop'),
+            model_name="pushsubscription",
+            constraint=models.UniqueConstraint(
+                fields=("shop", "endpoint"), name="push_endpoint_per_shop"
+            ),
         ),
     ]

@@ -4,30 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shops', '0001_initial'),
+        ("shops", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='shop',
-            name='archive_retention_days',
-            field=models.PositiveIntegerField(default=3650, help_text='Days proofs of purchase are kept (French law: 10 years for invoices).'),
+            model_name="shop",
+            name="archive_retention_days",
+            field=models.PositiveIntegerField(
+                default=3650,
+                help_text="Days proofs of purchase are kept (French law: 10 years for invoices).",
+            ),
         ),
         migrations.AddField(
-            model_name='shop',
-            name='return_window_days',
-            field=models.PositiveSmallIntegerField(default=30, help_text='Days after delivery during which a return can be requested.'),
+            model_name="shop",
+            name="return_window_days",
+            field=models.PositiveSmallIntegerField(
+                default=30, help_text="Days after delivery during which a return can be requested."
+            ),
         ),
         migrations.AddField(
-            model_name='shop',
-            name='support_email',
+            model_name="shop",
+            name="support_email",
             field=models.EmailField(blank=True, max_length=254),
         ),
         migrations.AddField(
-            model_name='shop',
-            name='support_phone',
-            field=models.CharField(blank=True, help_text='E.164', max_length=20),
+            model_name="shop",
+            name="support_phone",
+            field=models.CharField(blank=True, help_text="E.164", max_length=20),
         ),
     ]
