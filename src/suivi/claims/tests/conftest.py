@@ -60,3 +60,13 @@ def outsider(shop_b: Shop) -> Any:
     user = get_user_model().objects.create_user(username="other", email="sav@epicerie.example")
     Membership.objects.create(shop=shop_b, user=user, role=Membership.Role.OWNER)
     return user
+
+
+@pytest.fixture(autouse=True)
+def english(settings: Any) -> Any:
+    """These tests read the English messages (French has its own catalogue test)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
