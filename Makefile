@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/orders.py --quick
 	$(BIN)/python bench/notifications.py --quick
 	$(BIN)/python bench/ingest.py --quick
+	$(BIN)/python bench/tracking_page.py --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info

@@ -104,7 +104,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, help="seconds per endpoint and round")
     p.add_argument("--warm", type=float, help="warm-up seconds per endpoint")
     p.add_argument("--endpoints", default=",".join(ENDPOINTS), help="which to load")
-    p.add_argument("--sample", type=int, default=100_000, help="orders requested (random)")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        help="orders requested, drawn at random across all (default 5,000; 300 with --smoke)",
+    )
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="do not render the sampled orders' public pages first (every first view builds)",
+    )
     p.add_argument("--concurrency", type=int, default=4, help="HTTP connections in all")
     p.add_argument("--client-procs", type=int, default=2, help="HTTP client processes")
     p.add_argument("--workers", type=int, default=2, help="granian workers")
@@ -121,6 +131,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.rounds = args.rounds or rounds
     args.seconds = args.seconds or seconds
     args.warm = args.warm if args.warm is not None else warm
+    args.sample = args.sample or (300 if args.mode == "smoke" else 5_000)
     args.endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
     unknown = set(args.endpoints) - set(ENDPOINTS)
     if unknown or not args.endpoints:
@@ -325,6 +336,8 @@ def figures(
         "parcels": setup.get("parcels"),
         "tracking_events": setup.get("tracking_events"),
         "setup_s": setup.get("setup_s"),
+        "pages_prebuilt": setup.get("pages_prebuilt"),
+        "page_build_ms_p50": setup.get("page_build_ms_p50"),
     }
     for name in ENDPOINTS:
         e = endpoints.get(name)
@@ -433,7 +446,21 @@ def run(args: argparse.Namespace, logs: Path) -> dict[str, Any]:
                 for line in prof["text"].splitlines():
                     log(f"    {line}")
             path = logs / "targets.json"
-            ctl.call("targets", count=args.sample, seed=args.seed, path=str(path))
+            chosen = ctl.call(
+                "targets",
+                count=args.sample,
+                seed=args.seed,
+                path=str(path),
+                prebuild=not args.cold,
+            )
+            if chosen.get("prebuilt"):
+                log(
+                    f"public pages rendered for {chosen['prebuilt']:,} orders (as the worker does"
+                    f" after each change): {chosen['build_ms_p50']} ms p50,"
+                    f" {chosen['build_ms_p99']} ms p99 per order (both languages)"
+                )
+            setup["pages_prebuilt"] = chosen.get("prebuilt", 0)
+            setup["page_build_ms_p50"] = chosen.get("build_ms_p50")
             targets = json.loads(path.read_text())
         finally:
             ctl.close()

@@ -415,7 +415,25 @@ def c_targets(cmd: dict[str, Any]) -> dict[str, Any]:
         for name, path in paths_for(order_id).items():
             targets.setdefault(name, []).append(path)
     Path(cmd["path"]).write_text(json.dumps(targets))
-    return {"path": cmd["path"], "orders": len(chosen), "of": len(ids)}
+    built: list[float] = []
+    if cmd.get("prebuild"):
+        # The public pages as the worker leaves them after each change (first views are
+        # the build cost below, measured here in process).
+        from suivi.customerweb.pages import render_public
+
+        for order_id in chosen:
+            started = time.perf_counter()
+            render_public(order_id)
+            built.append((time.perf_counter() - started) * 1000)
+    built.sort()
+    return {
+        "path": cmd["path"],
+        "orders": len(chosen),
+        "of": len(ids),
+        "prebuilt": len(built),
+        "build_ms_p50": round(built[len(built) // 2], 2) if built else None,
+        "build_ms_p99": round(built[int(len(built) * 0.99)], 2) if built else None,
+    }
 
 
 # --- in process ---------------------------------------------------------------------------

@@ -252,11 +252,10 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
     tz = _tz(order.shop.timezone)
     with translation.override(locale):
         info = lifecycle.info(order.status)
-        order_events = list(
-            order.events.filter(type__startswith="order.")
-            .order_by("occurred_at", "pk")
-            .values("pk", "type", "payload", "occurred_at")
+        every_event = list(
+            order.events.order_by("occurred_at", "pk").values("pk", "type", "payload", "occurred_at")
         )
+        order_events = [row for row in every_event if row["type"].startswith("order.")]
         parcels = list(Parcel.objects.filter(order_id=order.pk).order_by("pk"))
         events_by_parcel: dict[int, list[TrackingEvent]] = {p.pk: [] for p in parcels}
         last_tracking = 0
@@ -307,7 +306,8 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
                 )
             except ValueError:
                 deadline_text = ""
-        last_order_event = order_events[-1]["pk"] if order_events else 0
+        # Every event counts (claims too): the version says "something changed".
+        last_order_event = max((row["pk"] for row in every_event), default=0)
         return TrackingView(
             order_id=order.pk,
             reference=order.reference,
@@ -343,12 +343,7 @@ def latest_version(order_id: int) -> str:
     """The version string of an order's page without building it (two index lookups)."""
     from suivi.orders.models import OrderEvent
 
-    last_order_event = (
-        OrderEvent.objects.filter(order_id=order_id, type__startswith="order.").aggregate(
-            m=Max("pk")
-        )["m"]
-        or 0
-    )
+    last_order_event = OrderEvent.objects.filter(order_id=order_id).aggregate(m=Max("pk"))["m"] or 0
     last_tracking = (
         TrackingEvent.objects.filter(parcel__order_id=order_id).aggregate(m=Max("pk"))["m"] or 0
     )

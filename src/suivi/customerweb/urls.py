@@ -23,6 +23,7 @@ urlpatterns = [
     path("space/push", views_space.push_subscription, name="push"),
     # The guide and the installable app.
     path("guide/", views_app.guide, name="guide"),
+    path("language/", views_app.language, name="language"),
     path("manifest.webmanifest", views_app.manifest, name="manifest"),
     path("sw.js", views_app.service_worker, name="service-worker"),
 ]

@@ -3,10 +3,12 @@ worker (served from the root so that its scope is the whole site)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
@@ -19,6 +21,28 @@ def guide(request: HttpRequest) -> HttpResponse:
     lang = translation.get_language() or "fr"
     template = "customerweb/guide_en.html" if lang.startswith("en") else "customerweb/guide_fr.html"
     return render(request, template)
+
+
+@require_GET
+def language(request: HttpRequest) -> HttpResponse:
+    """Switch the language (a cookie) and go back. A GET link, so that pages carry no
+    per-visitor token and the public tracking pages can be served as rendered once; a
+    forged request can only change the display language."""
+    chosen = request.GET.get("language", "")
+    target = request.GET.get("next", "/")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if chosen in {code for code, _name in settings.LANGUAGES}:
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            chosen,
+            max_age=settings.LANGUAGE_COOKIE_AGE or 365 * 24 * 3600,
+            samesite="Lax",
+        )
+    return response
 
 
 @require_GET

@@ -24,6 +24,7 @@ from suivi.notifications import links
 from suivi.orders.models import Order
 from suivi.shops.models import Shop
 
+from .pages import public_page
 from .tracking import latest_version, order_for_tracking, tracking_view
 
 # Against enumeration: 5 failed lookups per address per 15 minutes, 10 per order number per
@@ -80,6 +81,13 @@ def _is_owner(request: HttpRequest, order: Order) -> bool:
     if user.is_authenticated and order.customer.user_id == user.pk:
         return True
     return order.pk in request.session.get(SESSION_KEY, [])
+
+
+def _cookie_language(request: HttpRequest) -> str:
+    """The language of a public page: the switch's cookie, else the order's (decided by
+    :func:`public_page` from the stored page: French, the platform's first language)."""
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    return chosen if chosen in ("fr", "en") else ""
 
 
 def _language(request: HttpRequest, order: Order) -> str:
@@ -147,6 +155,16 @@ def _order_from_token(token: str) -> Order:
 @require_GET
 def track(request: HttpRequest, token: str) -> HttpResponse:
     """The tracking page (``?fragment=1``: only the part that live updates replace)."""
+    if request.COOKIES.get(settings.SESSION_COOKIE_NAME) is None and not request.GET:
+        # No session, so no proof: the page every visitor gets, rendered once per change.
+        order_id = links.order_from_tracking_token(token)
+        page = public_page(order_id, _cookie_language(request)) if order_id else None
+        if page is None:
+            raise Http404
+        response = HttpResponse(page.html)
+        response["Cache-Control"] = "private, no-cache"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     order = _order_from_token(token)
     lang = _language(request, order)
     translation.activate(lang)
@@ -178,6 +196,18 @@ def track_json(request: HttpRequest, token: str) -> HttpResponse:
     order_id = links.order_from_tracking_token(token)
     if not order_id:
         raise Http404
+    if request.COOKIES.get(settings.SESSION_COOKIE_NAME) is None:
+        page = public_page(order_id, _cookie_language(request))
+        if page is None:
+            raise Http404
+        etag = f'"{page.version}"'
+        if request.headers.get("If-None-Match") == etag:
+            response = HttpResponse(status=304)
+        else:
+            response = HttpResponse(page.json, content_type="application/json")
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, no-cache"
+        return response
     etag = f'"{latest_version(order_id)}"'
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponse(status=304)
