@@ -118,9 +118,7 @@ def public_page(order_id: int, language: str) -> Page | None:
     if built_at is not None and timezone.is_naive(built_at):
         built_at = timezone.make_aware(built_at, dt.UTC)
     fresh = (
-        stored_version == version
-        and built_at is not None
-        and timezone.now() - built_at < MAX_AGE
+        stored_version == version and built_at is not None and timezone.now() - built_at < MAX_AGE
     )
     if fresh:
         english = (language or row[8]) == "en"

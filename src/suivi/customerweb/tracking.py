@@ -253,7 +253,9 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
     with translation.override(locale):
         info = lifecycle.info(order.status)
         every_event = list(
-            order.events.order_by("occurred_at", "pk").values("pk", "type", "payload", "occurred_at")
+            order.events.order_by("occurred_at", "pk").values(
+                "pk", "type", "payload", "occurred_at"
+            )
         )
         order_events = [row for row in every_event if row["type"].startswith("order.")]
         parcels = list(Parcel.objects.filter(order_id=order.pk).order_by("pk"))

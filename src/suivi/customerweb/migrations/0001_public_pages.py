@@ -5,25 +5,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('orders', '0001_initial'),
+        ("orders", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PublicPage',
+            name="PublicPage",
             fields=[
-                ('order', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='public_page', serialize=False, to='orders.order')),
-                ('version', models.CharField(max_length=40)),
-                ('language', models.CharField(max_length=8)),
-                ('built_at', models.DateTimeField()),
-                ('html_fr', models.TextField()),
-                ('html_en', models.TextField()),
-                ('json_fr', models.TextField()),
-                ('json_en', models.TextField()),
+                (
+                    "order",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="public_page",
+                        serialize=False,
+                        to="orders.order",
+                    ),
+                ),
+                ("version", models.CharField(max_length=40)),
+                ("language", models.CharField(max_length=8)),
+                ("built_at", models.DateTimeField()),
+                ("html_fr", models.TextField()),
+                ("html_en", models.TextField()),
+                ("json_fr", models.TextField()),
+                ("json_en", models.TextField()),
             ],
         ),
     ]

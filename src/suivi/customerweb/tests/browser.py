@@ -134,3 +134,27 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"{name}-{kind}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+UNLABELLED = """() => {
+  const bad = [];
+  document.querySelectorAll("input, select, textarea, button").forEach((el) => {
+    if (el.type === "hidden" || el.disabled && el.type !== "text") return;
+    if (el.tagName === "BUTTON" || el.type === "submit") {
+      if (!(el.innerText || el.value || el.getAttribute("aria-label") || "").trim()) bad.push(el.outerHTML);
+      return;
+    }
+    const labelled = (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`))
+      || el.closest("label") || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby");
+    if (!labelled) bad.push(el.outerHTML);
+  });
+  document.querySelectorAll("img").forEach((img) => { if (!img.hasAttribute("alt")) bad.push(img.outerHTML); });
+  if (!document.documentElement.lang) bad.push("<html> without lang");
+  return bad;
+}"""
+
+
+def assert_accessible(page: Any) -> None:
+    """Every control has a label (or text), every image an alt, the page a language."""
+    problems = page.evaluate(UNLABELLED)
+    assert problems == [], f"{page.url}: {problems}"

@@ -17,9 +17,10 @@ from django.core.cache import cache
 from PIL import Image
 
 from suivi.carriers.vocabulary import Status
+from suivi.notifications import links
 from suivi.notifications.models import CustomerPreference, PushSubscription
 
-from .browser import DESKTOP, PHONE, chromium, screenshot, site
+from .browser import DESKTOP, PHONE, assert_accessible, chromium, screenshot, site
 from .support import PERSONAL, event, push, shipped_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -68,12 +69,21 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
         context.add_init_script(_push_stub())
         page = context.new_page()
 
-        # 1. Look the order up (number + email: proof of ownership in this browser).
+        # 1. Look the order up (number + email: proof of ownership in this browser), with
+        #    the keyboard only.
         page.goto(f"{server.base}/track/")
-        page.get_by_label(re.compile("Numéro de commande|Order number")).fill(order.reference)
-        page.get_by_label(re.compile("e-mail|email", re.I)).fill(order.email)
-        page.get_by_role("button", name=re.compile("Retrouver|Find")).click()
+        assert_accessible(page)
+        for _ in range(20):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.name") == "reference":
+                break
+        assert page.evaluate("document.activeElement.name") == "reference"
+        page.keyboard.type(order.reference)
+        page.keyboard.press("Tab")
+        page.keyboard.type(order.email)
+        page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r"/t/"))
+        assert_accessible(page)
         assert PERSONAL["line"] in page.content()
         screenshot(page, "tracking")
 
@@ -91,6 +101,7 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
         page.locator("input[name=email]").fill(order.email)
         page.locator("input[name=password1]").fill(PASSWORD)
         page.locator("input[name=password2]").fill(PASSWORD)
+        assert_accessible(page)
         screenshot(page, "signup")
         page.locator("main form button[type=submit]").last.click()
         messages = smtp.wait_for(1, timeout=15)
@@ -107,9 +118,11 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
 
         # 4. The history, then the order.
         assert order.reference in page.content()
+        assert_accessible(page)
         screenshot(page, "history")
         page.get_by_role("link", name=re.compile(order.reference)).click()
         page.wait_for_url(re.compile(rf"/space/orders/{order.pk}/"))
+        assert_accessible(page)
         screenshot(page, "order")
         _journey_documents_claims_returns(page, server, order, tmp_path)
 
@@ -121,6 +134,7 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
         page.get_by_text(re.compile("enregistrés|saved")).wait_for()
         pref = CustomerPreference.objects.get(customer_id=order.customer_id)
         assert "sms" in pref.channels and str(pref.quiet_start) == "22:00:00"
+        assert_accessible(page)
         screenshot(page, "preferences")
 
         # 9. This device subscribes to push notifications.
@@ -130,6 +144,7 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
         assert PushSubscription.objects.filter(
             customer_id=order.customer_id, endpoint="https://127.0.0.1:9/push/device-1"
         ).exists(), page.locator("#push-status").inner_text()
+        assert_accessible(page)
         screenshot(page, "account")
         context.close()
 
@@ -144,8 +159,21 @@ def test_the_customer_journey(shop_a, smtp, tmp_path) -> None:
         screenshot(page, "history")
         page.goto(f"{server.base}/space/orders/{order.pk}/")
         screenshot(page, "order")
-        page.goto(f"{server.base}/guide/")
-        screenshot(page, "guide")
+        for name, path in (("tracking", f"/t/{links.tracking_token(order.pk)}"),
+                           ("claims", "/space/claims/"), ("returns", "/space/returns/"),
+                           ("documents", f"/space/documents/{order.pk}/"),
+                           ("preferences", "/space/preferences/"), ("account", "/space/account/"),
+                           ("guide", "/guide/")):  # fmt: skip
+            page.goto(f"{server.base}{path}")
+            assert_accessible(page)
+            screenshot(page, name)
+        # The public page (no session) in another browser: no personal data.
+        public = browser.new_context(viewport=PHONE)
+        other = public.new_page()
+        other.goto(f"{server.base}/t/{links.tracking_token(order.pk)}")
+        assert PERSONAL["street"] not in other.content() and PERSONAL["line"] not in other.content()
+        screenshot(other, "tracking-public")
+        public.close()
         context.close()
 
 
@@ -168,6 +196,7 @@ def _journey_documents_claims_returns(page, server, order, tmp_path) -> None:
     photo = tmp_path / "carton.jpg"
     photo.write_bytes(photo_bytes())
     page.locator("input[type=file][name=photos]").set_input_files(str(photo))
+    assert_accessible(page)
     screenshot(page, "claim-form")
     page.locator("main form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/space/claims/\d+/$"))
@@ -183,6 +212,7 @@ def _journey_documents_claims_returns(page, server, order, tmp_path) -> None:
     first_line = order.lines.order_by("position").first()
     page.locator(f"select[name=qty_{first_line.pk}]").select_option("1")
     page.locator(f"select[name=reason_{first_line.pk}]").select_option(index=1)
+    assert_accessible(page)
     screenshot(page, "return-form")
     page.locator("main form button[type=submit]").last.click()
     page.wait_for_url(re.compile(r"/space/returns/\d+/$"))

@@ -23,8 +23,20 @@ def test_a_current_page_costs_one_query_and_a_change_rebuilds_it(shop_a) -> None
     with CaptureQueriesContext(connection) as queries:
         again = client.get(url).content.decode()
     assert len(queries) == 1 and again == first
-    push(shop_a, "6A12345678901", [event("6A12345678901", Status.OUT_FOR_DELIVERY, 0.2,
-                                         "Tournée du jour", "Paris 11", code="MD2")])
+    push(
+        shop_a,
+        "6A12345678901",
+        [
+            event(
+                "6A12345678901",
+                Status.OUT_FOR_DELIVERY,
+                0.2,
+                "Tournée du jour",
+                "Paris 11",
+                code="MD2",
+            )
+        ],
+    )
     changed = client.get(url).content.decode()
     assert "Tournée du jour" in changed
     assert PublicPage.objects.get(order=order).version != stored.version
