@@ -44,8 +44,9 @@ def _version_sql() -> str:
     scans = TrackingEvent._meta.db_table
     parcels = Parcel._meta.db_table
     pages = PublicPage._meta.db_table
+    # Table names from the models' metadata, values as parameters.
     return (
-        f"SELECT COALESCE((SELECT MAX(e.id) FROM {events} e WHERE e.order_id = %s), 0), "
+        f"SELECT COALESCE((SELECT MAX(e.id) FROM {events} e WHERE e.order_id = %s), 0), "  # noqa: S608
         f"COALESCE((SELECT MAX(t.id) FROM {scans} t WHERE t.parcel_id IN "
         f"(SELECT p.id FROM {parcels} p WHERE p.order_id = %s)), 0), "
         f"pg.version, pg.built_at, pg.html_fr, pg.html_en, pg.json_fr, pg.json_en, pg.language "
