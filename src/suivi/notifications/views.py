@@ -1,10 +1,6 @@
-"""Pages reached from the links in every message: the order's tracking page and the
-customer's notification choices. Both are opened with a signed token (see :mod:`.links`):
-holding the link is the proof of ownership, so nothing else is asked.
-
-The tracking page here is deliberately small (status, progress, the public timeline); the
-full customer experience (parcels, live updates, claims) builds on it.
-"""
+"""The customer's notification choices, reached from the link in every message and opened
+with a signed token (see :mod:`.links`): holding the link is the proof, so nothing else is
+asked. The tracking page of the same messages is :mod:`suivi.customerweb.views_track`."""
 
 from __future__ import annotations
 
@@ -19,47 +15,9 @@ from django.views.decorators.http import require_http_methods
 
 from suivi.core.errors import InvalidInput
 from suivi.customers.models import Customer
-from suivi.orders import lifecycle
-from suivi.orders.models import Order
 
 from . import links, services
 from .catalog import CHANNEL_LABELS, CUSTOMER_CHANNELS
-
-PUBLIC_EVENT_PREFIX = "order."
-
-
-def track(request: HttpRequest, token: str) -> HttpResponse:
-    """The order's status and public timeline (no personal data at all)."""
-    order_id = links.order_from_tracking_token(token)
-    order = Order.objects.select_related("shop").filter(pk=order_id).first() if order_id else None
-    if order is None:
-        raise Http404
-    translation.activate(order.language if order.language in ("fr", "en") else "fr")
-    info = lifecycle.info(order.status)
-    steps = lifecycle.public_steps(order.fulfilment_mode)
-    current = steps.index(info.step) if info.step in steps else -1
-    events = [
-        {"at": e.occurred_at, "label": lifecycle.info(e.payload["to"]).customer_label}
-        for e in order.events.filter(type__startswith=PUBLIC_EVENT_PREFIX).order_by("occurred_at")
-        if isinstance(e.payload, dict)
-        and e.payload.get("to") in {s.value for s in lifecycle.Status}
-        and not lifecycle.info(e.payload["to"]).internal
-    ]
-    return render(
-        request,
-        "notifications/track.html",
-        {
-            "shop": order.shop,
-            "reference": order.reference,
-            "status_label": info.customer_label,
-            "steps": [
-                {"label": lifecycle.STEP_LABELS[s], "done": i <= current}
-                for i, s in enumerate(steps)
-            ],
-            "events": events,
-            "preferences_url": links.preferences_url(order.customer_id),
-        },
-    )
 
 
 class PreferencesForm(forms.Form):
