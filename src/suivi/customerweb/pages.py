@@ -80,8 +80,7 @@ def render_public(order_id: int) -> PublicPage | None:
                 "live_url": f"{settings.SUIVI_LIVE_URL.rstrip('/')}/t/{token}/live"
                 if settings.SUIVI_LIVE_URL
                 else "",
-                "preferences_url": links.preferences_url(order.customer_id),
-                "is_owner": False,
+                "is_owner": False,  # so no link to the customer's notification choices
                 "SUIVI_LANGUAGES": settings.LANGUAGES,
                 "next_path": reverse("customer:track", args=[token]),
             }

@@ -11,7 +11,7 @@ them here and only here. Each entry says:
 - ``minor``: a progress step that adds little after a recent message on the same order and
   channel (burst merging drops it into that message rather than sending another);
 - ``essential``: still sent when the customer opted out of service messages (the receipt of
-  their payment, the cancellation of what they paid for);
+  their payment, the cancellation of what they paid for, the answer to a claim or a return);
 - ``defaults``: the channels on by default, following seed 003 (Shippingbo: cancelled, in
   preparation, shipped, at the pickup point / delivered) and seed 004 (confirmation after
   payment; ready to ship / ready for pickup when the merchant marks the order; shipped when
@@ -89,6 +89,7 @@ EVENTS: Final[dict[str, NotificationEvent]] = {
         _e("failed_attempt", _("Failed delivery attempt"), (EMAIL, SMS, PUSH), urgent=True),
         _e("pickup_reminder", _("Pickup reminder before the deadline"), (EMAIL, SMS), urgent=True),
         _e("claim_update", _("Claim update"), (EMAIL,), essential=True),
+        _e("return_update", _("Return update"), (EMAIL,), essential=True),
     )
 }
 
@@ -117,6 +118,12 @@ DOMAIN_EVENTS: Final[dict[str, str]] = {
     "shipment.customs_held": "exception",
     "claim.updated": "claim_update",
     "claim.replied": "claim_update",
+    # The shop's decisions on a return; the customer's own request and cancellation are not
+    # told back to them (return.requested, return.cancelled).
+    "return.approved": "return_update",
+    "return.refused": "return_update",
+    "return.received": "return_update",
+    "return.refunded": "return_update",
 }
 
 # Exception reasons that mean a failed delivery attempt rather than a generic problem.

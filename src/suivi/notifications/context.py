@@ -53,8 +53,15 @@ Template variables (the merchant-facing reference)
 ``claim``
     ``reference``, ``status`` (a code), ``status_label``, ``message`` (for claim updates;
     ``""`` otherwise).
+``return``
+    The shop's decision on a return (for return updates; ``""``/``False`` otherwise):
+    ``id``, ``status`` (``approved``, ``refused``, ``received``, ``refunded``),
+    ``status_label`` (« acceptée »…), ``reason`` (why it was refused), ``amount`` (what
+    was refunded, formatted), ``credit_note_number``, ``has_label`` (a return label
+    waits in the customer space).
 ``links``
-    ``tracking``, ``preferences`` (where the customer chooses their channels).
+    ``tracking``, ``order`` (the order in the customer space; the customer signs in),
+    ``preferences`` (where the customer chooses their channels).
 ``marketing``
     ``None``, or the shop's marketing block: ``html``, ``text``.
 ``informed_channels``
@@ -79,6 +86,7 @@ from babel.lists import format_list
 from django.utils import timezone, translation
 from django.utils.functional import Promise
 
+from suivi.core.errors import InvalidInput
 from suivi.core.money import format_money, quantize
 from suivi.orders import lifecycle
 from suivi.orders.lifecycle import Mode, Status
@@ -86,6 +94,7 @@ from suivi.orders.models import Order, OrderEvent
 from suivi.shops.models import Location, Shop
 
 from .catalog import CUSTOMER_CHANNELS, EVENTS, event_key_for
+from .links import order_space_url
 from .models import NotificationSettings
 
 SUPPORTED_LOCALES: Final = ("fr", "en")
@@ -122,6 +131,7 @@ EVENT_LABELS: Final[dict[str, dict[str, str]]] = {
         "failed_attempt": "Tentative de livraison infructueuse",
         "pickup_reminder": "À retirer bientôt",
         "claim_update": "Suivi de votre demande",
+        "return_update": "Suivi de votre retour",
     },
     "en": {
         "confirmed": "Order confirmed",
@@ -141,6 +151,7 @@ EVENT_LABELS: Final[dict[str, dict[str, str]]] = {
         "failed_attempt": "Delivery attempt failed",
         "pickup_reminder": "Awaiting pickup",
         "claim_update": "Update on your request",
+        "return_update": "Update on your return",
     },
 }
 
@@ -205,6 +216,23 @@ CLAIM_STATUS_LABELS: Final[dict[str, dict[str, str]]] = {
         "refused": "declined",
         "rejected": "declined",
         "closed": "closed",
+    },
+}
+
+# The shop's decisions on a return, as the messages say them (« Votre demande de retour
+# … est acceptée »). The customer's own steps (requested, cancelled) are not notified.
+RETURN_STATUS_LABELS: Final[dict[str, dict[str, str]]] = {
+    "fr": {
+        "approved": "acceptée",
+        "refused": "refusée",
+        "received": "reçue",
+        "refunded": "remboursée",
+    },
+    "en": {
+        "approved": "approved",
+        "refused": "refused",
+        "received": "received",
+        "refunded": "refunded",
     },
 }
 
@@ -467,8 +495,11 @@ def _event_entry(raw: Mapping[str, Any], locale: str, tz: dt.tzinfo) -> dict[str
     type_ = _text(raw.get("type"))
     key = _text(raw.get("key")) or (event_key_for(type_, payload) or "")
     reason = _text(payload.get("reason"))
-    reason_label = REASON_LABELS[locale].get(reason, "") or _label(
-        lifecycle.CANCELLATION_LABELS, reason, locale
+    reason_label = (
+        ""  # a return's refusal reason is the shop's own words, not a code
+        if type_.startswith("return.")
+        else REASON_LABELS[locale].get(reason, "")
+        or _label(lifecycle.CANCELLATION_LABELS, reason, locale)
     )
     when = _parse_when(raw.get("at"))
     return {
@@ -518,6 +549,36 @@ def _formatted_money(amount: Decimal, currency: str, locale: str) -> str:
 def _money(amount: Decimal, currency: str, locale: str) -> str:
     # babel takes ~0.1 ms per amount and a context has a dozen; prices repeat across orders.
     return _formatted_money(quantize(amount, currency), currency, locale)
+
+
+def _payload_money(amount: object, currency: object, locale: str) -> str:
+    """Format an amount and currency read from a payload ("" unless both are valid)."""
+    code = _text(currency).upper()
+    if not code or isinstance(amount, bool) or not isinstance(amount, str | int | float):
+        return ""
+    try:
+        value = Decimal(str(amount).strip())
+        if not value.is_finite():
+            return ""
+        return _money(value, code, locale)
+    except (InvalidOperation, ValueError, InvalidInput):
+        return ""
+
+
+def _return_block(entries: Sequence[Mapping[str, Any]], locale: str) -> dict[str, Any]:
+    """The ``return`` variable: the latest ``return.*`` step the message tells."""
+    entry = next((e for e in reversed(entries) if e["type"].startswith("return.")), None)
+    payload: Mapping[str, Any] = entry["payload"] if entry else {}
+    status = _text(payload.get("to")) or (entry["type"].removeprefix("return.") if entry else "")
+    return {
+        "id": _text(payload.get("return_id")),
+        "status": status,
+        "status_label": RETURN_STATUS_LABELS[locale].get(status, ""),
+        "reason": _text(payload.get("reason") or payload.get("refusal_reason")),
+        "amount": _payload_money(payload.get("amount"), payload.get("currency"), locale),
+        "credit_note_number": _text(payload.get("credit_note_number")),
+        "has_label": payload.get("has_label") is True,
+    }
 
 
 def _build(
@@ -708,9 +769,11 @@ def _build(
         "event": current,
         "events": entries,
         "claim": claim,
+        "return": _return_block(entries, locale),
         "links": {
             **{str(k): _text(v) for k, v in links.items()},
             "tracking": tracking_url,
+            "order": _text(links.get("order")),
             "preferences": _text(links.get("preferences")),
         },
         "marketing": block,
@@ -764,6 +827,39 @@ def _shipped_payload(order: Order, entries: Sequence[Mapping[str, Any]]) -> dict
     return dict(payload) if isinstance(payload, dict) else {}
 
 
+def _with_refusal_reasons(order: Order, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give ``return.refused`` events without a ``reason`` the one the shop wrote.
+
+    The return service keeps the refusal reason on the return, not in the event: one query,
+    only for a message that tells a refusal.
+    """
+    wanted: dict[int, int] = {}
+    for index, raw in enumerate(events):
+        payload = raw.get("payload")
+        if (
+            raw.get("type") == "return.refused"
+            and isinstance(payload, Mapping)
+            and not payload.get("reason")
+            and isinstance(payload.get("return_id"), int)
+        ):
+            wanted[index] = payload["return_id"]
+    if not wanted or order.pk is None:
+        return events
+    from suivi.returns.models import ReturnRequest
+
+    reasons = dict(
+        ReturnRequest.objects.filter(order_id=order.pk, pk__in=set(wanted.values())).values_list(
+            "pk", "refusal_reason"
+        )
+    )
+    events = list(events)
+    for index, return_id in wanted.items():
+        if reasons.get(return_id):
+            raw = events[index]
+            events[index] = {**raw, "payload": {**raw["payload"], "reason": reasons[return_id]}}
+    return events
+
+
 def order_context(
     order: Order,
     *,
@@ -778,14 +874,19 @@ def order_context(
     """Return the template context of a message about *order* (plain data only).
 
     *order* should come with ``select_related("shop", "customer", "pickup_location")``;
-    its lines are read with ``order.lines.all()`` (prefetch them for batches). Two extra
+    its lines are read with ``order.lines.all()`` (prefetch them for batches). Three extra
     queries may run: the ``order.shipped`` payload of a shipped order when *events* do not
-    carry the carrier, and the placed total of a wholly cancelled order.
+    carry the carrier, the placed total of a wholly cancelled order, and the reason of a
+    refused return when its event does not carry it.
     *events* are the message's domain events, oldest first, each ``{"type", "key", "id",
     "at", "payload"}`` (missing keys are tolerated); *event_key* picks the one ``event``
     points to (default: the last). *marketing* must be the shop's own block (see
     :func:`marketing_block`), never customer data: its HTML is inserted unescaped.
+    ``links["order"]`` defaults to the order's page in the customer space.
     """
+    if order.pk is not None and not links.get("order"):
+        links = {**links, "order": order_space_url(order.pk)}
+    events = _with_refusal_reasons(order, events)
     lines = [
         _Line(
             name=line.name,
@@ -879,6 +980,7 @@ _SAMPLE_STATUS: Final[dict[str, Status]] = {
     "failed_attempt": Status.IN_TRANSIT,
     "pickup_reminder": Status.READY_FOR_PICKUP,
     "claim_update": Status.DELIVERED,
+    "return_update": Status.DELIVERED,
 }
 _SAMPLE_CLICK_AND_COLLECT: Final = frozenset({"ready_for_pickup", "collected", "pickup_reminder"})
 _SAMPLE_TEXT: Final[dict[str, dict[str, str]]] = {
@@ -921,11 +1023,15 @@ def sample_context(
 
     Two lines (the second cancelled for ``partially_cancelled``, both for ``cancelled``,
     sold in store), the shop's first store (or a made-up one) for Click & Collect events,
-    a relay point with a deadline for ``available_for_pickup``. Reads the shop's
-    notification settings and stores when it is saved and *settings* is not given.
+    a relay point with a deadline for ``available_for_pickup``, an approved return with a
+    label for ``return_update``. Reads the shop's notification settings and stores when it
+    is saved and *settings* is not given. ``links["order"]`` defaults to a customer-space
+    address that opens no order.
     """
     if event_key not in EVENTS:
         raise ValueError(f"Unknown notification event {event_key!r}.")
+    if not links.get("order"):
+        links = {**links, "order": order_space_url(0)}  # no order has id 0
     locale = resolve_locale(locale)
     words = _SAMPLE_TEXT[locale]
     now = timezone.now()
@@ -1008,6 +1114,15 @@ def sample_context(
     elif event_key == "claim_update":
         domain_type = "claim.updated"
         payload = {"reference": "R-1042", "status": "in_progress", "message": words["claim"]}
+    elif event_key == "return_update":
+        domain_type = "return.approved"
+        payload = {
+            "return_id": 1042,
+            "order_id": 4217,
+            "from": "requested",
+            "to": "approved",
+            "has_label": True,
+        }
 
     facts = _Facts(
         shop=shop,

@@ -1,6 +1,8 @@
 """Signed links carried by every message: the order's tracking page and the customer's
 notification choices. The token proves the holder received a message about that order (or
 for that customer); it carries no personal data and cannot be forged without SECRET_KEY.
+Messages may also link to the order in the customer space (:func:`order_space_url`): no
+token there, the page asks the customer to sign in.
 
 Tokens are short (they go into SMS): the id in base 36, a dot, 16 characters of a salted
 HMAC. They do not expire (an old email's link must still open the page).
@@ -80,3 +82,8 @@ def tracking_url(order_id: int) -> str:
 
 def preferences_url(customer_id: int) -> str:
     return base_url() + reverse("notifications:preferences", args=[preferences_token(customer_id)])
+
+
+def order_space_url(order_id: int) -> str:
+    """The order's page in the customer space (signed-in owner only: it carries no token)."""
+    return base_url() + reverse("customer:order", args=[order_id])

@@ -514,7 +514,10 @@ def render(
 
     if channel == SMS:
         text = _clean_sms(job.part("text", "text"))
-        if tracking and tracking not in text:
+        # Every SMS links to the order: its tracking page, appended when the text has no
+        # link to it (the customer-space page of the order will do as well).
+        space = str(context["links"].get("order") or "")
+        if tracking and tracking not in text and not (space and space in text):
             text = f"{text} {tracking}".strip()
         return Rendered(
             subject="",

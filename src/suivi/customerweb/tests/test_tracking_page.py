@@ -228,3 +228,11 @@ def test_the_language_switch_changes_the_page(shop_a) -> None:
     assert "Carrier events" in page(client, order)
     client.get("/language/", {"language": "fr", "next": "/"})
     assert "Événements du transporteur" in page(client, order)
+
+
+def test_the_public_page_gives_no_way_to_the_customer_s_notification_choices(shop_a) -> None:
+    order = shipped_order(shop_a)
+    found = Client().post("/track/", {"reference": order.reference, "contact": "69002"})
+    html = Client().get(found["Location"]).content.decode()
+    assert links.preferences_token(order.customer_id) not in html
+    assert "/p/" not in html

@@ -92,6 +92,7 @@ TOP_KEYS = {
     "event",
     "events",
     "claim",
+    "return",
     "links",
     "marketing",
     "informed_channels",
@@ -155,6 +156,16 @@ def test_the_context_is_plain_data_with_every_documented_key(shop_a: Shop) -> No
     assert set(ctx["customer"]) == {"first_name", "last_name", "full_name"}
     assert set(ctx["tracking"]) == {"url", "carrier", "number", "eta"}
     assert set(ctx["claim"]) == {"reference", "status", "status_label", "message"}
+    assert ctx["return"] == {
+        "id": "",
+        "status": "",
+        "status_label": "",
+        "reason": "",
+        "amount": "",
+        "credit_note_number": "",
+        "has_label": False,
+    }
+    assert set(ctx["links"]) == {"tracking", "order", "preferences"}
     assert set(ctx["event"]) == {"key", "type", "label", "at", "reason", "reason_label", "payload"}
     assert set(ctx["order"]["shipping_address"]) == {
         "name",
