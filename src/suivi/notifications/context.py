@@ -827,39 +827,6 @@ def _shipped_payload(order: Order, entries: Sequence[Mapping[str, Any]]) -> dict
     return dict(payload) if isinstance(payload, dict) else {}
 
 
-def _with_refusal_reasons(order: Order, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give ``return.refused`` events without a ``reason`` the one the shop wrote.
-
-    The return service keeps the refusal reason on the return, not in the event: one query,
-    only for a message that tells a refusal.
-    """
-    wanted: dict[int, int] = {}
-    for index, raw in enumerate(events):
-        payload = raw.get("payload")
-        if (
-            raw.get("type") == "return.refused"
-            and isinstance(payload, Mapping)
-            and not payload.get("reason")
-            and isinstance(payload.get("return_id"), int)
-        ):
-            wanted[index] = payload["return_id"]
-    if not wanted or order.pk is None:
-        return events
-    from suivi.returns.models import ReturnRequest
-
-    reasons = dict(
-        ReturnRequest.objects.filter(order_id=order.pk, pk__in=set(wanted.values())).values_list(
-            "pk", "refusal_reason"
-        )
-    )
-    events = list(events)
-    for index, return_id in wanted.items():
-        if reasons.get(return_id):
-            raw = events[index]
-            events[index] = {**raw, "payload": {**raw["payload"], "reason": reasons[return_id]}}
-    return events
-
-
 def order_context(
     order: Order,
     *,
@@ -886,7 +853,6 @@ def order_context(
     """
     if order.pk is not None and not links.get("order"):
         links = {**links, "order": order_space_url(order.pk)}
-    events = _with_refusal_reasons(order, events)
     lines = [
         _Line(
             name=line.name,

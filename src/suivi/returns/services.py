@@ -333,6 +333,7 @@ def return_refuse(*, ret: ReturnRequest, user: Any, reason: str) -> ReturnReques
             ReturnStatus.REFUSED,
             _staff_actor(user),
             changes={"refusal_reason": reason, "decided_at": timezone.now()},
+            payload={"reason": reason},
         )
 
 

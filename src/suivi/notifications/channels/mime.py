@@ -45,7 +45,10 @@ def encode_header(value: str) -> str:
 
 @lru_cache(maxsize=1024)
 def encode_address(display: str, address: str) -> str:
-    """``"Name" <addr>`` with the name encoded when needed (cached: one per shop)."""
+    """``"Name" <addr>`` with the name encoded when needed (cached: one per shop). Line
+    breaks in the name become spaces: no CR/LF can reach a header (a sender name with a
+    newline would otherwise start a header of its own)."""
+    display = " ".join(display.split())
     if _is_ascii(display):
         return formataddr((display, address))
     return f"{encode_header(display)} <{address}>"

@@ -55,7 +55,7 @@ def _ctx(order: Order, locale: str, type_: str, **payload: Any) -> dict[str, Any
     )
 
 
-def _all(order: Order, locale: str, ctx: dict[str, Any]) -> dict[str, Any]:
+def _all(locale: str, ctx: dict[str, Any]) -> dict[str, Any]:
     return {
         channel: render(event_key="return_update", channel=channel, locale=locale, context=ctx)
         for channel in (EMAIL, SMS, PUSH)
@@ -97,7 +97,7 @@ def test_an_approval_with_a_label_points_to_the_customer_space(
     assert ctx["links"]["order"] == space
     assert ctx["return"]["status"] == "approved" and ctx["return"]["has_label"] is True
 
-    result = _all(order, locale, ctx)
+    result = _all(locale, ctx)
     email = result[EMAIL]
     assert email.problems == []
     assert email.subject == subject.format(ref=order.reference)
@@ -119,7 +119,7 @@ def test_an_approval_with_a_label_points_to_the_customer_space(
 
 def test_an_approval_without_a_label_says_to_follow_the_instructions(shop_a: Shop) -> None:
     order = make_order(shop_a, paid=True)
-    email = _all(order, "fr", _ctx(order, "fr", "return.approved", has_label=False))[EMAIL]
+    email = _all("fr", _ctx(order, "fr", "return.approved", has_label=False))[EMAIL]
     assert "Suivez les instructions de votre espace client" in email.text
     assert "étiquette" not in email.text
 
@@ -156,7 +156,7 @@ def test_a_refund_gives_the_amount_and_the_credit_note(
     assert ctx["return"]["amount"] == ("64,90\u00a0€" if locale == "fr" else "€64.90")
     assert ctx["return"]["credit_note_number"] == "AV-2025-0042"
 
-    result = _all(order, locale, ctx)
+    result = _all(locale, ctx)
     email = result[EMAIL]
     assert ("remboursée" if locale == "fr" else "is refunded") in email.subject
     assert amount_line in email.text and note_line in email.text
@@ -175,7 +175,7 @@ def test_receipt_of_the_goods_says_the_refund_follows(
     shop_a: Shop, locale: str, phrase: str
 ) -> None:
     order = make_order(shop_a, paid=True)
-    email = _all(order, locale, _ctx(order, locale, "return.received"))[EMAIL]
+    email = _all(locale, _ctx(order, locale, "return.received"))[EMAIL]
     assert phrase in email.text and _in_html(phrase, email.html)
     assert ("reçue" if locale == "fr" else "received") in email.subject
 
@@ -186,7 +186,7 @@ def test_a_refusal_quotes_the_shops_reason(shop_a: Shop, locale: str, heading: s
     ctx = _ctx(order, locale, "return.refused", reason="Article <porté> & lavé.")
     assert ctx["return"]["reason"] == "Article <porté> & lavé."
     assert ctx["event"]["reason_label"] == ""  # the shop's words, not a delivery reason code
-    email = _all(order, locale, ctx)[EMAIL]
+    email = _all(locale, ctx)[EMAIL]
     assert heading in email.text and "Article <porté> & lavé." in email.text
     assert "Article &lt;porté&gt; &amp; lavé." in email.html  # escaped in HTML
 
