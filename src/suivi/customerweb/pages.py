@@ -57,6 +57,12 @@ def _version_sql() -> str:
 _SQL: str | None = None
 
 
+def live_url(token: str) -> str:
+    """Where the page's live stream is served ("" without a live process)."""
+    base = settings.SUIVI_LIVE_URL.rstrip("/")
+    return f"{base}/t/{token}/live" if base else ""
+
+
 def current_version(order_event_id: int, scan_id: int) -> str:
     return f"{order_event_id}.{scan_id}"
 
@@ -77,9 +83,7 @@ def render_public(order_id: int) -> PublicPage | None:
                 "t": view,
                 "shop": order.shop,
                 "token": token,
-                "live_url": f"{settings.SUIVI_LIVE_URL.rstrip('/')}/t/{token}/live"
-                if settings.SUIVI_LIVE_URL
-                else "",
+                "live_url": live_url(token),
                 "is_owner": False,  # so no link to the customer's notification choices
                 "SUIVI_LANGUAGES": settings.LANGUAGES,
                 "next_path": reverse("customer:track", args=[token]),

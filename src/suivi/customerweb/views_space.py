@@ -190,20 +190,8 @@ def preferences(request: HttpRequest) -> HttpResponse:
         )
         if posted:
             if form.is_valid():
-                data = form.cleaned_data
                 try:
-                    notification_services.preferences_update(
-                        shop=customer.shop,
-                        customer_id=customer.pk,
-                        channels=list(data["channels"]),
-                        service_opt_out=data["service_opt_out"],
-                        marketing_opt_out=data["marketing_opt_out"],
-                        language=data["language"],
-                        timezone=pref.timezone,
-                        quiet_start=data["quiet_start"],
-                        quiet_end=data["quiet_end"],
-                        actor=f"customer:{customer.pk}",
-                    )
+                    form.save_for(customer, pref)
                 except InvalidInput as exc:
                     form.add_error(None, exc.message)
                     status = 400

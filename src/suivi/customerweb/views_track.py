@@ -24,7 +24,7 @@ from suivi.notifications import links
 from suivi.orders.models import Order
 from suivi.shops.models import Shop
 
-from .pages import public_page
+from .pages import live_url, public_page
 from .tracking import latest_version, order_for_tracking, tracking_view
 
 # Against enumeration: 5 failed lookups per address per 15 minutes, 10 per order number per
@@ -175,9 +175,7 @@ def track(request: HttpRequest, token: str) -> HttpResponse:
         "t": view,
         "shop": order.shop,
         "token": token,
-        "live_url": f"{settings.SUIVI_LIVE_URL.rstrip('/')}/t/{token}/live"
-        if settings.SUIVI_LIVE_URL
-        else "",
+        "live_url": live_url(token),
         "preferences_url": links.preferences_url(order.customer_id),
         "is_owner": owner,
     }

@@ -18,6 +18,7 @@ from suivi.customers.models import Customer
 
 from . import links, services
 from .catalog import CHANNEL_LABELS, CUSTOMER_CHANNELS
+from .models import CustomerPreference
 
 
 class PreferencesForm(forms.Form):
@@ -38,6 +39,23 @@ class PreferencesForm(forms.Form):
     )
     quiet_start = forms.TimeField(label=_("Quiet hours from"), required=False)
     quiet_end = forms.TimeField(label=_("Quiet hours until"), required=False)
+
+    def save_for(self, customer: Customer, pref: CustomerPreference) -> CustomerPreference:
+        """Save the valid form's choices through the service (its rules are the API's);
+        raises :class:`InvalidInput` if the service refuses them."""
+        data = self.cleaned_data
+        return services.preferences_update(
+            shop=customer.shop,
+            customer_id=customer.pk,
+            channels=list(data["channels"]),
+            service_opt_out=data["service_opt_out"],
+            marketing_opt_out=data["marketing_opt_out"],
+            language=data["language"],
+            timezone=pref.timezone,
+            quiet_start=data["quiet_start"],
+            quiet_end=data["quiet_end"],
+            actor=f"customer:{customer.pk}",
+        )
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}
@@ -67,20 +85,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         form = PreferencesForm(request.POST)
         if form.is_valid():
-            data = form.cleaned_data
             try:
-                pref = services.preferences_update(
-                    shop=customer.shop,
-                    customer_id=customer.pk,
-                    channels=list(data["channels"]),
-                    service_opt_out=data["service_opt_out"],
-                    marketing_opt_out=data["marketing_opt_out"],
-                    language=data["language"],
-                    timezone=pref.timezone,
-                    quiet_start=data["quiet_start"],
-                    quiet_end=data["quiet_end"],
-                    actor=f"customer:{customer.pk}",
-                )
+                pref = form.save_for(customer, pref)
                 saved = True
             except InvalidInput as exc:  # the form checks first; this is the service's word
                 form.add_error(None, exc.message)
