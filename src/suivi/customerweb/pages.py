@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -100,9 +100,16 @@ def render_public(order_id: int) -> PublicPage | None:
         json_fr=rendered["fr"][1],
         json_en=rendered["en"][1],
     )
-    with transaction.atomic():
-        PublicPage.objects.filter(order_id=order.pk).delete()
-        page.save(force_insert=True)
+    # One statement, INSERT … ON CONFLICT DO UPDATE: the worker and a first visitor may
+    # render the same page at once; the last one wins, neither fails.
+    PublicPage.objects.bulk_create(
+        [page],
+        update_conflicts=True,
+        unique_fields=["order"],
+        update_fields=[
+            "version", "language", "built_at", "html_fr", "html_en", "json_fr", "json_en"
+        ],
+    )  # fmt: skip
     return page
 
 

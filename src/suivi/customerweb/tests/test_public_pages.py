@@ -59,3 +59,12 @@ def test_the_worker_renders_the_pages_of_orders_that_changed(shop_a) -> None:
     assert refresh_changed() >= 1
     assert PublicPage.objects.filter(order=order).exists()
     assert refresh_changed() == 0
+
+
+def test_rendering_a_page_twice_replaces_it(shop_a) -> None:
+    from suivi.customerweb.pages import render_public
+
+    order = shipped_order(shop_a)
+    render_public(order.pk)
+    render_public(order.pk)
+    assert PublicPage.objects.filter(order=order).count() == 1
