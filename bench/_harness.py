@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -747,3 +748,19 @@ def run_child(env: dict[str, str], *args: str, timeout: float = 900) -> dict[str
     for line in lines[:-1]:
         print("   ", line)
     return dict(json.loads(lines[-1]))
+
+
+def serve_commands(commands: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> int:
+    """The child side of :class:`JsonChild`: one JSON command per line on standard input
+    (``{"cmd": name, ...}``; ``exit`` ends), one ``@@ <json>`` reply per command; an
+    exception becomes ``{"error", "traceback"}`` and the loop goes on."""
+    for line in iter(sys.stdin.readline, ""):
+        cmd = json.loads(line)
+        if cmd.get("cmd") == "exit":
+            break
+        try:
+            reply = commands[cmd["cmd"]](cmd)
+        except Exception as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        print("@@ " + json.dumps(reply, default=str), flush=True)
+    return 0

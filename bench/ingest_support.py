@@ -28,9 +28,8 @@ import pstats
 import random
 import sys
 import time
-import traceback
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -49,6 +48,7 @@ from _harness import (  # noqa: E402
     percentile,
     postgres_backend_pids,
     proc_cpu_seconds,
+    serve_commands,
 )
 from django.core.management import call_command  # noqa: E402
 from django.db import DatabaseError, connection, connections, transaction  # noqa: E402
@@ -1032,25 +1032,8 @@ COMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def lines() -> Iterator[str]:
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            return
-        yield line
-
-
 def main() -> int:
-    for line in lines():
-        cmd = json.loads(line)
-        if cmd.get("cmd") == "exit":
-            break
-        try:
-            reply = COMMANDS[cmd["cmd"]](cmd)
-        except Exception as exc:
-            reply = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        print("@@ " + json.dumps(reply, default=str), flush=True)
-    return 0
+    return serve_commands(COMMANDS)
 
 
 if __name__ == "__main__":

@@ -29,9 +29,8 @@ import random
 import statistics
 import sys
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import django
-from _harness import cores
+from _harness import cores, serve_commands
 
 django.setup()
 
@@ -527,23 +526,8 @@ COMMANDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
-def lines() -> Iterator[str]:
-    while True:
-        line = sys.stdin.readline()
-        if not line:
-            return
-        yield line
-
-
 def main() -> int:
-    for line in lines():
-        cmd = json.loads(line)
-        try:
-            reply = COMMANDS[cmd["cmd"]](cmd)
-        except Exception as exc:
-            reply = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        print("@@ " + json.dumps(reply, default=str), flush=True)
-    return 0
+    return serve_commands(COMMANDS)
 
 
 if __name__ == "__main__":

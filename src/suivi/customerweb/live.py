@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from .changes import changes_since, high_water_marks, latest_version
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -64,67 +66,24 @@ class Hub:
                 del self.queues[order_id]
 
     async def _run(self) -> None:
-        self.last_order_event, self.last_tracking_event = await self._db(_high_water_marks)
+        self.last_order_event, self.last_tracking_event = await self._db(high_water_marks)
         while True:
             await asyncio.sleep(POLL_SECONDS)
             if not self.queues:
                 continue
             try:
                 changed, self.last_order_event, self.last_tracking_event = await self._db(
-                    _changes_since, self.last_order_event, self.last_tracking_event
+                    changes_since, self.last_order_event, self.last_tracking_event
                 )
             except Exception:  # a database hiccup: try again next second
                 await self._db(_close_connection)
                 continue
             for order_id in changed & set(self.queues):
-                version = await self._db(_version, order_id)
+                version = await self._db(latest_version, order_id)
                 for queue in list(self.queues.get(order_id, ())):
                     if queue.full():
                         queue.get_nowait()
                     queue.put_nowait(version)
-
-
-def _high_water_marks() -> tuple[int, int]:
-    from django.db.models import Max
-
-    from suivi.orders.models import OrderEvent
-    from suivi.shipments.models import TrackingEvent
-
-    return (
-        OrderEvent.objects.aggregate(m=Max("pk"))["m"] or 0,
-        TrackingEvent.objects.aggregate(m=Max("pk"))["m"] or 0,
-    )
-
-
-def _changes_since(last_order_event: int, last_tracking: int) -> tuple[set[int], int, int]:
-    """Orders with new rows since the marks, and the new marks (bounded reads)."""
-    from suivi.orders.models import OrderEvent
-    from suivi.shipments.models import TrackingEvent
-
-    changed: set[int] = set()
-    rows = list(
-        OrderEvent.objects.filter(pk__gt=last_order_event)
-        .order_by("pk")
-        .values_list("pk", "order_id")[:5000]
-    )
-    for pk, order_id in rows:
-        changed.add(order_id)
-        last_order_event = pk
-    scans = list(
-        TrackingEvent.objects.filter(pk__gt=last_tracking)
-        .order_by("pk")
-        .values_list("pk", "parcel__order_id")[:5000]
-    )
-    for pk, order_id in scans:
-        changed.add(order_id)
-        last_tracking = pk
-    return changed, last_order_event, last_tracking
-
-
-def _version(order_id: int) -> str:
-    from .tracking import latest_version
-
-    return latest_version(order_id)
 
 
 def _close_connection() -> None:
@@ -179,7 +138,7 @@ async def _stream(scope: Scope, receive: Receive, send: Send, order_id: int) -> 
             }
         )
         # The version the page was built from (?v=…) may already be old: say the current one.
-        current = await hub._db(_version, order_id)
+        current = await hub._db(latest_version, order_id)
         first = f"retry: 5000\nevent: update\ndata: {current}\n\n"
         await send({"type": "http.response.body", "body": first.encode(), "more_body": True})
         deadline = time.monotonic() + MAX_STREAM_SECONDS

@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from suivi.notifications import links
 
+from .changes import changes_since, high_water_marks, version_columns_sql, version_of
 from .models import PublicPage
 from .tracking import order_for_tracking, tracking_view
 
@@ -36,19 +37,10 @@ class Page:
     version: str
 
 
-def _version_sql() -> str:
-    from suivi.orders.models import OrderEvent
-    from suivi.shipments.models import Parcel, TrackingEvent
-
-    events = OrderEvent._meta.db_table
-    scans = TrackingEvent._meta.db_table
-    parcels = Parcel._meta.db_table
+def _page_sql() -> str:
     pages = PublicPage._meta.db_table
-    # Table names from the models' metadata, values as parameters.
     return (
-        f"SELECT COALESCE((SELECT MAX(e.id) FROM {events} e WHERE e.order_id = %s), 0), "  # noqa: S608
-        f"COALESCE((SELECT MAX(t.id) FROM {scans} t WHERE t.parcel_id IN "
-        f"(SELECT p.id FROM {parcels} p WHERE p.order_id = %s)), 0), "
+        f"SELECT {version_columns_sql()}, "  # noqa: S608 (table names from the models)
         f"pg.version, pg.built_at, pg.html_fr, pg.html_en, pg.json_fr, pg.json_en, pg.language "
         f"FROM (SELECT 1) AS one LEFT JOIN {pages} pg ON pg.order_id = %s"
     )
@@ -61,10 +53,6 @@ def live_url(token: str) -> str:
     """Where the page's live stream is served ("" without a live process)."""
     base = settings.SUIVI_LIVE_URL.rstrip("/")
     return f"{base}/t/{token}/live" if base else ""
-
-
-def current_version(order_event_id: int, scan_id: int) -> str:
-    return f"{order_event_id}.{scan_id}"
 
 
 def render_public(order_id: int) -> PublicPage | None:
@@ -118,11 +106,11 @@ def public_page(order_id: int, language: str) -> Page | None:
     it is not current."""
     global _SQL
     if _SQL is None:
-        _SQL = _version_sql()
+        _SQL = _page_sql()
     with connection.cursor() as cursor:
         cursor.execute(_SQL, [order_id, order_id, order_id])
         row = cursor.fetchone()
-    version = current_version(row[0], row[1])
+    version = version_of(row[0], row[1])
     stored_version, built_at = row[2], row[3]
     if isinstance(built_at, str):  # SQLite returns text
         built_at = dt.datetime.fromisoformat(built_at)
@@ -157,13 +145,11 @@ def refresh_changed() -> int:
     on its first visit instead."""
     from django.core.cache import cache
 
-    from .live import _changes_since, _high_water_marks
-
     marks = cache.get(MARKS_KEY)
     if marks is None:
-        cache.set(MARKS_KEY, list(_high_water_marks()), None)
+        cache.set(MARKS_KEY, list(high_water_marks()), None)
         return 0
-    changed, order_mark, scan_mark = _changes_since(int(marks[0]), int(marks[1]))
+    changed, order_mark, scan_mark = changes_since(int(marks[0]), int(marks[1]))
     built = 0
     for order_id in sorted(changed)[:REFRESH_LIMIT]:
         if render_public(order_id) is not None:

@@ -16,11 +16,12 @@ carrier events in the carrier's own local time, as it reported them).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Max
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,9 @@ from suivi.notifications.context import (
 from suivi.orders import lifecycle
 from suivi.orders.models import Order
 from suivi.shipments.models import Parcel, TrackingEvent
+from suivi.shops.models import Shop
+
+from .changes import version_of
 
 PARCEL_LABELS = {
     "pending": _("Waiting for the carrier"),
@@ -336,17 +340,29 @@ def tracking_view(order: Order, *, language: str | None = None, owner: bool = Fa
             problem=any(p.problem for p in parcel_views) or bool(order.exception_reason),
             support_email=order.shop.support_email,
             support_phone=order.shop.support_phone,
-            version=f"{last_order_event}.{last_tracking}",
+            version=version_of(last_order_event, last_tracking),
             owner=_owner_part(order, locale) if owner else None,
         )
 
 
-def latest_version(order_id: int) -> str:
-    """The version string of an order's page without building it (two index lookups)."""
-    from suivi.orders.models import OrderEvent
+def _normalise_postcode(value: str) -> str:
+    return re.sub(r"[\s-]", "", value).upper()
 
-    last_order_event = OrderEvent.objects.filter(order_id=order_id).aggregate(m=Max("pk"))["m"] or 0
-    last_tracking = (
-        TrackingEvent.objects.filter(parcel__order_id=order_id).aggregate(m=Max("pk"))["m"] or 0
-    )
-    return f"{last_order_event}.{last_tracking}"
+
+def find_order(reference: str, contact: str, shop: Shop | None) -> tuple[Order | None, bool]:
+    """The order matching *reference* and *contact* (its email, or its delivery postcode),
+    and whether the match proves ownership (the email). The same query runs whatever the
+    outcome, so that "no such order" and "wrong details" cannot be told apart."""
+    reference = reference.strip()
+    contact = contact.strip()
+    rows = Order.objects.filter(reference__in={reference, reference.upper()})
+    if shop is not None:
+        rows = rows.filter(shop=shop)
+    by_email = "@" in contact
+    wanted = contact.lower() if by_email else _normalise_postcode(contact)
+    found = None
+    for order in rows.only("pk", "email", "ship_postcode")[:10]:
+        have = order.email.lower() if by_email else _normalise_postcode(order.ship_postcode)
+        if have and hmac.compare_digest(have.encode(), wanted.encode()):
+            found = order
+    return found, (found is not None and by_email)

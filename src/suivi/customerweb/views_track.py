@@ -7,9 +7,6 @@ email in this browser session. A signed link or a lookup by postcode shows the p
 
 from __future__ import annotations
 
-import hmac
-import re
-
 from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -24,8 +21,9 @@ from suivi.notifications import links
 from suivi.orders.models import Order
 from suivi.shops.models import Shop
 
+from .changes import latest_version
 from .pages import live_url, public_page
-from .tracking import latest_version, order_for_tracking, tracking_view
+from .tracking import find_order, order_for_tracking, tracking_view
 
 # Against enumeration: 5 failed lookups per address per 15 minutes, 10 per order number per
 # hour, and 30 lookups of any kind per address per 10 minutes.
@@ -43,29 +41,6 @@ class LookupForm(forms.Form):
         max_length=254,
         help_text=_("With your email address you also see your items and delivery address."),
     )
-
-
-def _normalise_postcode(value: str) -> str:
-    return re.sub(r"[\s-]", "", value).upper()
-
-
-def find_order(reference: str, contact: str, shop: Shop | None) -> tuple[Order | None, bool]:
-    """The order matching *reference* and *contact* (its email, or its delivery postcode),
-    and whether the match proves ownership (the email). The same query runs whatever the
-    outcome, so that "no such order" and "wrong details" cannot be told apart."""
-    reference = reference.strip()
-    contact = contact.strip()
-    rows = Order.objects.filter(reference__in={reference, reference.upper()})
-    if shop is not None:
-        rows = rows.filter(shop=shop)
-    by_email = "@" in contact
-    wanted = contact.lower() if by_email else _normalise_postcode(contact)
-    found = None
-    for order in rows.only("pk", "email", "ship_postcode")[:10]:
-        have = order.email.lower() if by_email else _normalise_postcode(order.ship_postcode)
-        if have and hmac.compare_digest(have.encode(), wanted.encode()):
-            found = order
-    return found, (found is not None and by_email)
 
 
 def _grant(request: HttpRequest, order_id: int) -> None:

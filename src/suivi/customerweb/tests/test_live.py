@@ -3,8 +3,6 @@ Server-Sent Events to a client when a carrier event is pushed."""
 
 from __future__ import annotations
 
-import socket
-import sys
 import threading
 import time
 
@@ -12,45 +10,20 @@ import httpx
 import pytest
 
 from suivi.carriers.vocabulary import Status
-from suivi.customerweb.tracking import latest_version
+from suivi.customerweb.changes import latest_version
 from suivi.notifications import links
-from suivi.notifications.tests import processes
 
+from .browser import site
 from .support import event, push, shipped_order
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def live_server_process():
-    port = free_port()
-    env = processes.worker_env(25)
-    proc = __import__("subprocess").Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning",
-         "suivi.asgi:application"],
-        env=env, stdout=__import__("subprocess").PIPE, stderr=__import__("subprocess").STDOUT,
-        process_group=0,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        processes.wait_until(up, 30, "the live server")
-        yield base
-    finally:
-        processes.stop(proc)
+    """The live process as `suivi run` starts it (with the web server beside it)."""
+    with site(25) as server:
+        yield server.live
 
 
 def test_a_pushed_carrier_event_reaches_the_open_stream(shop_a, live_server_process) -> None:
