@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -114,9 +115,23 @@ def test_stopping_a_child_also_stops_the_processes_it_started() -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a port that is free, with the next one (``suivi run``'s live port) free too.
+
+    Chosen below the kernel's ephemeral range (32768-60999): a port the kernel handed out
+    and released can be taken again by any outgoing connection (a PostgreSQL client of a
+    parallel test) before ``suivi run`` binds it, and so can the port after it.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        try:
+            for candidate in (port, port + 1):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free pair of ports between 20000 and 32000")
 
 
 class Running:
