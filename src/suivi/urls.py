@@ -1,4 +1,5 @@
-"""Root URLs: the home page, the REST API, the operator admin and the health check."""
+"""Root URLs: the home page, the REST API, the operator admin, the merchant back office
+(``/shop/``), the customer web and the health check."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -32,6 +33,7 @@ urlpatterns = [
     ),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("shop/", include("suivi.backoffice.urls")),
     path("", include("suivi.customerweb.urls")),
     # The customer space's other parts (namespaces claims:, returns:, archive:).
     path("space/claims/", include("suivi.claims.urls")),

@@ -1,0 +1,8 @@
+"""Back-office URLs of the notifications area (names prefixed ``notifications-``)."""
+
+from django.urls import path
+
+from . import views
+
+# Placeholder until the area's views land: the shop's home page under the area's name.
+urlpatterns = [path("", views.home, name="notifications-rules")]

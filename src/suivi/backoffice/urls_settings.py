@@ -1,0 +1,8 @@
+"""Back-office URLs of the settings area (names prefixed ``settings-``)."""
+
+from django.urls import path
+
+from . import views
+
+# Placeholder until the area's views land: the shop's home page under the area's name.
+urlpatterns = [path("", views.home, name="settings")]
