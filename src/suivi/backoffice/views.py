@@ -18,7 +18,9 @@ from .access import Staff, staff_view
 def index(request: HttpRequest) -> HttpResponse:
     """The shops the user works in; straight to the shop when there is only one."""
     memberships = list(
-        Membership.objects.select_related("shop").filter(user=request.user).order_by("shop__name")
+        Membership.objects.select_related("shop")
+        .filter(user_id=request.user.pk)
+        .order_by("shop__name")
     )
     if len(memberships) == 1:
         return redirect("backoffice:home", slug=memberships[0].shop.slug)
@@ -29,4 +31,6 @@ def index(request: HttpRequest) -> HttpResponse:
 @staff_view("orders.view")
 def home(request: HttpRequest, staff: Staff) -> HttpResponse:
     """What needs doing today in this shop, with links to each list."""
-    return render(request, "backoffice/home.html", {"counts": dashboard.counts(staff.shop), "nav": "home"})
+    return render(
+        request, "backoffice/home.html", {"counts": dashboard.counts(staff.shop), "nav": "home"}
+    )

@@ -18,7 +18,7 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth sh
         """Staff land in the back office, customers in their space."""
         from suivi.shops.models import Membership
 
-        if Membership.objects.filter(user=request.user).exists():
+        if Membership.objects.filter(user_id=request.user.pk).exists():
             return str(reverse("backoffice:index"))
         return str(super().get_login_redirect_url(request))
 

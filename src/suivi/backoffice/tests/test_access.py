@@ -30,7 +30,12 @@ def test_a_member_of_another_shop_gets_the_same_404_as_for_a_missing_shop(
     client = client_for(owner_b)
     assert client.get(reverse("backoffice:home", args=[shop_a.slug])).status_code == 404
     assert client.get(reverse("backoffice:home", args=["no-such-shop"])).status_code == 404
-    assert client.get(reverse("backoffice:home", args=[owner_b.memberships.get().shop.slug])).status_code == 200
+    assert (
+        client.get(
+            reverse("backoffice:home", args=[owner_b.memberships.get().shop.slug])
+        ).status_code
+        == 200
+    )
 
 
 def test_a_customer_account_reaches_no_shop(shop_a: Shop) -> None:
@@ -57,7 +62,9 @@ def test_an_owner_with_totp_gets_in(shop_a: Shop, owner_a: Any) -> None:
 
 def test_other_roles_need_no_second_factor(shop_a: Shop, logistics_a: Any, service_a: Any) -> None:
     for user in (logistics_a, service_a):
-        assert client_for(user).get(reverse("backoffice:home", args=[shop_a.slug])).status_code == 200
+        assert (
+            client_for(user).get(reverse("backoffice:home", args=[shop_a.slug])).status_code == 200
+        )
 
 
 def test_the_shop_list_goes_straight_to_the_only_shop(shop_a: Shop, logistics_a: Any) -> None:
