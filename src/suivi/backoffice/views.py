@@ -7,21 +7,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
-from suivi.shops.models import Membership
-
 from . import dashboard
-from .access import Staff, staff_view
+from .access import Staff, memberships_of, staff_view
 
 
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     """The shops the user works in; straight to the shop when there is only one."""
-    memberships = list(
-        Membership.objects.select_related("shop")
-        .filter(user_id=request.user.pk)
-        .order_by("shop__name")
-    )
+    memberships = list(memberships_of(request.user))
     if len(memberships) == 1:
         return redirect("backoffice:home", slug=memberships[0].shop.slug)
     return render(request, "backoffice/index.html", {"memberships": memberships})

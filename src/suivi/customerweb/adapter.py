@@ -16,9 +16,9 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth sh
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Staff land in the back office, customers in their space."""
-        from suivi.shops.models import Membership
+        from suivi.backoffice.access import memberships_of
 
-        if Membership.objects.filter(user_id=request.user.pk).exists():
+        if memberships_of(request.user).exists():
             return str(reverse("backoffice:index"))
         return str(super().get_login_redirect_url(request))
 
