@@ -402,6 +402,7 @@ def _banner(base: str, host: str, *, mail_folder: str = "") -> str:
         "",
         f"Suivi is running on {base}/",
         f"  Track        {base}/track/  (customer space: {base}/space/)",
+        f"  Back office  {base}/shop/  (shop staff)",
         f"  Admin        {base}/admin/",
         f"  API docs     {base}/api/v1/docs",
         f"  OpenAPI      {base}/api/v1/openapi.json",

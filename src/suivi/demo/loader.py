@@ -35,7 +35,7 @@ from suivi.orders.services import (
     order_create,
     order_set_exception,
 )
-from suivi.shops.models import Location, Shop
+from suivi.shops.models import Location, Membership, Shop
 from suivi.shops.services import api_key_create, location_create, shop_create, staff_add
 
 from . import fastinsert
@@ -139,9 +139,13 @@ def _shop_setup(spec: ShopSpec, password: str) -> tuple[Shop, ApiKeyCredential, 
         staff_add(shop=shop, email=member.email, password=password, role=member.role)
         if existed:  # left over from an earlier demo: give it this demo's password
             _set_password(member.email, password)
+        _verified(member.email)
         # The role's code, not its label: the labels are translated, the command line is not.
         role = member.role.replace("_", " ")
-        logins.append(Login(member.email, f"{spec.name} — {role}"))
+        where = "back office /shop/"
+        if member.role == Membership.Role.OWNER:
+            where += ", sets up an authenticator app at first sign-in"
+        logins.append(Login(member.email, f"{spec.name} — {role} ({where})"))
     issued = api_key_create(shop=shop, name="Démo")
     return shop, ApiKeyCredential(spec.slug, spec.name, issued.secret), logins
 
@@ -160,10 +164,18 @@ def _operator_setup(password: str) -> Login:
     return Login(OPERATOR_EMAIL, "platform operator (superuser, /admin/)")
 
 
-def _customer_setup(password: str) -> Login:
-    """The demo customer's account, its email verified (allauth), as after signing up."""
+def _verified(email: str) -> None:
+    """Mark *email*'s address verified (allauth), as after its first confirmation."""
     from allauth.account.models import EmailAddress
 
+    user = get_user_model().objects.get(username=email)
+    EmailAddress.objects.update_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+
+
+def _customer_setup(password: str) -> Login:
+    """The demo customer's account, its email verified (allauth), as after signing up."""
     user_model = get_user_model()
     user = user_model.objects.filter(username=CUSTOMER_EMAIL).first()
     if user is None:
@@ -173,9 +185,7 @@ def _customer_setup(password: str) -> Login:
     else:
         user.set_password(password)
         user.save(update_fields=["password"])
-    EmailAddress.objects.update_or_create(
-        user=user, email=CUSTOMER_EMAIL, defaults={"verified": True, "primary": True}
-    )
+    _verified(CUSTOMER_EMAIL)
     return Login(CUSTOMER_EMAIL, "customer with orders in every shop (customer space /space/)")
 
 
