@@ -121,3 +121,31 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class DeliveryPromise(models.Model):
+    """How many business days the shop promises for a carrier (and one of its services).
+
+    An empty ``service`` is the carrier's promise for any service without its own row.
+    Edited through :mod:`suivi.shops.policies`.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="delivery_promises")
+    carrier = models.CharField(max_length=32)
+    service = models.CharField(max_length=64, blank=True, help_text=_("Empty: any service."))
+    business_days = models.PositiveSmallIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "carrier", "service"], name="delivery_promise_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(business_days__gte=1) & models.Q(business_days__lte=60),
+                name="delivery_promise_days_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.service or '*'}: {self.business_days} business days"

@@ -4,9 +4,12 @@ from typing import Any
 
 import pytest
 
+from suivi.notifications.tests.conftest import smtp
 from suivi.shops.models import Membership, Shop
 
 from .support import staff_user
+
+__all__ = ["smtp"]
 
 
 @pytest.fixture

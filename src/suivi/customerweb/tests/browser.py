@@ -54,8 +54,9 @@ class Site:
 
 
 @contextmanager
-def site(smtp_port: int, **env_extra: str) -> Iterator[Site]:
-    """The web server and the live server on free ports, against the test database."""
+def site(smtp_port: int, *, worker: bool = False, **env_extra: str) -> Iterator[Site]:
+    """The web server and the live server on free ports, against the test database; with
+    *worker*, ``suivi worker`` too (the notifications leave through the outbox)."""
     port, live_port = free_port(), free_port()
     base, live = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{live_port}"
     env = processes.worker_env(
@@ -79,6 +80,8 @@ def site(smtp_port: int, **env_extra: str) -> Iterator[Site]:
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, process_group=0,
         ),
     ]  # fmt: skip
+    if worker:
+        started.append(processes.start(["worker"], env))
 
     def up(url: str) -> bool:
         try:
