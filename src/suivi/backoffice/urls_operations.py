@@ -2,7 +2,9 @@
 
 from django.urls import path
 
-from . import views
+from .views_operations import overview, retry
 
-# Placeholder until the area's views land: the shop's home page under the area's name.
-urlpatterns = [path("", views.home, name="operations")]
+urlpatterns = [
+    path("", overview, name="operations"),
+    path("messages/<int:message_id>/retry/", retry, name="operations-retry"),
+]

@@ -2,7 +2,14 @@
 
 from django.urls import path
 
-from . import views
+from . import views_returns as views
 
-# Placeholder until the area's views land: the shop's home page under the area's name.
-urlpatterns = [path("", views.home, name="returns-list")]
+urlpatterns = [
+    path("", views.returns_list, name="returns-list"),
+    path("<int:return_id>/", views.returns_detail, name="returns-detail"),
+    path("<int:return_id>/approve", views.returns_approve, name="returns-approve"),
+    path("<int:return_id>/refuse", views.returns_refuse, name="returns-refuse"),
+    path("<int:return_id>/receive", views.returns_receive, name="returns-receive"),
+    path("<int:return_id>/refund", views.returns_refund, name="returns-refund"),
+    path("<int:return_id>/label", views.returns_label, name="returns-label"),
+]

@@ -105,7 +105,9 @@ def claim_resolve_by_reship(
         )
         with translation.override(_customer_locale(claim)):
             head = gettext("Tracking number %(number)s") % {"number": parcel.tracking_number}
-        claim_resolve(claim=claim, user=user, resolution=Resolution.RESHIP, note=_joined(head, text))
+        claim_resolve(
+            claim=claim, user=user, resolution=Resolution.RESHIP, note=_joined(head, text)
+        )
     return parcel
 
 
@@ -149,7 +151,9 @@ def claim_resolve_by_refund(
             }
             if credit_note is not None:
                 head += " " + gettext("(credit note %(number)s)") % {"number": credit_note.number}
-        claim_resolve(claim=claim, user=user, resolution=Resolution.REFUND, note=_joined(head, text))
+        claim_resolve(
+            claim=claim, user=user, resolution=Resolution.REFUND, note=_joined(head, text)
+        )
     return credit_note
 
 

@@ -50,9 +50,7 @@ def message_resend(*, shop: Shop, message_id: int, actor: str = SYSTEM) -> Outbo
     deliveries (replayed from their endpoint's log) are refused with the reason.
     """
     with transaction.atomic():
-        message = (
-            OutboxMessage.objects.select_for_update().filter(shop=shop, pk=message_id).first()
-        )
+        message = OutboxMessage.objects.select_for_update().filter(shop=shop, pk=message_id).first()
         if message is None:
             raise NotFound("No such message.")
         if message.channel not in CUSTOMER_CHANNELS:

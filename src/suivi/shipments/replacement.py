@@ -97,9 +97,7 @@ def replacement_parcel_create(
     """
     number = normalise_number(tracking_number)
     if not 4 <= len(number) <= 64:
-        raise InvalidInput(
-            "A tracking number has 4 to 64 characters.", field="tracking_number"
-        )
+        raise InvalidInput("A tracking number has 4 to 64 characters.", field="tracking_number")
     chosen = choose_carrier(number, carrier)
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(pk=order_id, shop=shop).first()

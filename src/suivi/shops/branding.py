@@ -83,9 +83,7 @@ def check_sender_name(value: object) -> str:
         raise InvalidInput(_("The sender name must be text."), field="sender_name")
     text = value.strip()
     if any(ch in text for ch in "\x00\r\n"):
-        raise InvalidInput(
-            _("The sender name must fit on one line."), field="sender_name"
-        )
+        raise InvalidInput(_("The sender name must fit on one line."), field="sender_name")
     if len(text) > MAX_SENDER_NAME:
         raise InvalidInput(
             _("The sender name must be %(max)d characters at most.") % {"max": MAX_SENDER_NAME},

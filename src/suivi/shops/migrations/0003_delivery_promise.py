@@ -5,24 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('shops', '0002_shop_policies'),
+        ("shops", "0002_shop_policies"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DeliveryPromise',
+            name="DeliveryPromise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('carrier', models.CharField(max_length=32)),
-                ('service', models.CharField(blank=True, help_text='Empty: any service.', max_length=64)),
-                ('business_days', models.PositiveSmallIntegerField()),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('shop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='delivery_promises', to='shops.shop')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("carrier", models.CharField(max_length=32)),
+                (
+                    "service",
+                    models.CharField(blank=True, help_text="Empty: any service.", max_length=64),
+                ),
+                ("business_days", models.PositiveSmallIntegerField()),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "shop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="delivery_promises",
+                        to="shops.shop",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('shop', 'carrier', 'service'), name='delivery_promise_unique'), models.CheckConstraint(condition=models.Q(('business_days__gte', 1), ('business_days__lte', 60)), name='delivery_promise_days_range')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("shop", "carrier", "service"), name="delivery_promise_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("business_days__gte", 1), ("business_days__lte", 60)),
+                        name="delivery_promise_days_range",
+                    ),
+                ],
             },
         ),
     ]

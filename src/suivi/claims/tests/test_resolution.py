@@ -1,0 +1,193 @@
+"""Resolving a claim with what the resolution does: a replacement parcel, a credit note, a
+compensation — all or nothing, and the customer told once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from suivi.claims import resolution, services
+from suivi.claims.errors import ClaimClosed
+from suivi.claims.models import Claim
+from suivi.core.errors import DomainError, InvalidInput, NotFound
+from suivi.customers.models import Customer
+from suivi.notifications.models import OutboxMessage
+from suivi.orders.models import CreditNote, Order, OrderEvent
+from suivi.shipments.models import Parcel, ParcelLeg
+from suivi.shipments.tests.factories import number, shipped_order
+from suivi.shops.models import Shop
+
+from .support import Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def shipped(shop_a: Shop) -> Person:
+    """A customer of shop A with an account and an order shipped in one parcel."""
+    order, _parcels = shipped_order(shop_a)
+    user = get_user_model().objects.create_user(username="ines", email=order.email)
+    Customer.objects.filter(pk=order.customer_id).update(user=user)
+    return Person(
+        user=user, order=Order.objects.select_related("shop", "customer").get(pk=order.pk)
+    )
+
+
+def _claim(person: Person) -> Claim:
+    return services.claim_open(
+        customer_user=person.user, order=person.order, kind="damaged", description="Cassé."
+    )
+
+
+def _line(person: Person, position: int) -> Any:
+    return person.order.lines.get(position=position)
+
+
+def _frozen(claim: Claim) -> tuple[object, ...]:
+    claim.refresh_from_db()
+    return (
+        claim.status,
+        claim.resolution,
+        claim.resolution_note,
+        claim.resolved_at,
+        Parcel.objects.filter(order_id=claim.order_id).count(),
+        CreditNote.objects.filter(order_id=claim.order_id).count(),
+        OrderEvent.objects.filter(order_id=claim.order_id).count(),
+        OutboxMessage.objects.filter(order_id=claim.order_id).count(),
+    )
+
+
+def test_reship_creates_the_parcel_and_resolves_in_one_go(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    parcel = resolution.claim_resolve_by_reship(
+        claim=claim,
+        user=agent,
+        tracking_number="6A98765432109",
+        lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)],
+        note="Demain.",
+    )
+    claim.refresh_from_db()
+    assert (claim.status, claim.resolution) == ("resolved", "reship")
+    assert "6A98765432109" in claim.resolution_note and "Demain." in claim.resolution_note
+    assert ParcelLeg.objects.filter(parcel=parcel, tracking_number="6A98765432109").exists()
+    types = list(
+        OrderEvent.objects.filter(order=shipped.order).order_by("pk").values_list("type", flat=True)
+    )
+    assert types[-2:] == ["shipment.replacement", "claim.updated"]
+    [message] = OutboxMessage.objects.filter(order=shipped.order, event_type="claim.updated")
+    assert "6A98765432109" in message.events[0]["payload"]["message"]
+
+
+@pytest.mark.parametrize("tracking", ["ZZ", "NOT A NUMBER AT ALL"])
+def test_a_bad_tracking_number_writes_nothing(shipped: Person, agent: Any, tracking: str) -> None:
+    claim = _claim(shipped)
+    before = _frozen(claim)
+    with pytest.raises(DomainError):  # InvalidInput, CarrierNotDetected
+        resolution.claim_resolve_by_reship(
+            claim=claim,
+            user=agent,
+            tracking_number=tracking,
+            lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)],
+        )
+    assert _frozen(claim) == before
+
+
+def test_a_failure_after_the_parcel_rolls_the_parcel_back(
+    shipped: Person, agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim = _claim(shipped)
+    before = _frozen(claim)
+
+    def refuse(**kwargs: Any) -> Claim:
+        raise InvalidInput("refused late")
+
+    monkeypatch.setattr(resolution, "claim_resolve", refuse)
+    with pytest.raises(InvalidInput):
+        resolution.claim_resolve_by_reship(
+            claim=claim,
+            user=agent,
+            tracking_number=number(),
+            lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)],
+        )
+    assert _frozen(claim) == before
+
+
+def test_a_closed_claim_is_refused_before_anything_is_written(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    services.claim_set_status(claim=claim, user=agent, status="closed")
+    before = _frozen(claim)
+    with pytest.raises(ClaimClosed):
+        resolution.claim_resolve_by_reship(
+            claim=claim,
+            user=agent,
+            tracking_number=number(),
+            lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)],
+        )
+    assert _frozen(claim) == before
+
+
+def test_outsiders_cannot_resolve(shipped: Person, outsider: Any) -> None:
+    claim = _claim(shipped)
+    before = _frozen(claim)
+    with pytest.raises(NotFound):
+        resolution.claim_resolve_by_refund(
+            claim=claim, user=outsider, lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)]
+        )
+    with pytest.raises(NotFound):
+        resolution.claim_resolve_by_compensation(claim=claim, user=outsider, amount="5")
+    assert _frozen(claim) == before
+
+
+def test_refund_issues_a_credit_note_and_quotes_the_amount(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    credit_note = resolution.claim_resolve_by_refund(
+        claim=claim, user=agent, lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)]
+    )
+    assert credit_note is not None
+    assert credit_note.total_amount == Decimal("49.90")
+    assert [ln["quantity"] for ln in credit_note.lines] == [1]
+    claim.refresh_from_db()
+    assert (claim.status, claim.resolution) == ("resolved", "refund")
+    assert credit_note.number in claim.resolution_note and "49,90" in claim.resolution_note
+
+
+def test_refund_beyond_what_was_billed_writes_nothing(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    before = _frozen(claim)
+    with pytest.raises(InvalidInput):
+        resolution.claim_resolve_by_refund(
+            claim=claim, user=agent, lines=[resolution.ClaimLine(_line(shipped, 1).pk, 5)]
+        )
+    with pytest.raises(InvalidInput):
+        resolution.claim_resolve_by_refund(claim=claim, user=agent, lines=[])
+    assert _frozen(claim) == before
+
+
+def test_compensation_quotes_the_amount(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    resolution.claim_resolve_by_compensation(claim=claim, user=agent, amount="10,5", note="Pardon")
+    claim.refresh_from_db()
+    assert (claim.status, claim.resolution) == ("resolved", "compensation")
+    assert "10,50" in claim.resolution_note and "Pardon" in claim.resolution_note
+
+
+@pytest.mark.parametrize("amount", ["", "abc", "0", "-3", "NaN", "100000"])
+def test_a_bad_compensation_amount_writes_nothing(shipped: Person, agent: Any, amount: str) -> None:
+    claim = _claim(shipped)
+    before = _frozen(claim)
+    with pytest.raises(InvalidInput):
+        resolution.claim_resolve_by_compensation(claim=claim, user=agent, amount=amount)
+    assert _frozen(claim) == before
+
+
+def test_time_to_resolution(shipped: Person, agent: Any) -> None:
+    claim = _claim(shipped)
+    assert resolution.time_to_resolution(claim) is None
+    services.claim_resolve(claim=claim, user=agent, resolution="expedited_delivery")
+    Claim.objects.filter(pk=claim.pk).update(created_at=claim.resolved_at - dt.timedelta(hours=30))
+    claim.refresh_from_db()
+    assert resolution.time_to_resolution(claim) == dt.timedelta(hours=30)
