@@ -29,7 +29,6 @@ PATTERNS: list[URLPattern] = [
     for p in [*urls_settings.urlpatterns, *urls_operations.urlpatterns]
     if isinstance(p, URLPattern)
 ]
-WITH_IDS = [p for p in PATTERNS if "<int:" in str(p.pattern)]
 
 
 @pytest.fixture(autouse=True)
