@@ -91,6 +91,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from suivi.demo.loader import demo_load
 
     _require_migrated()
+    from suivi.demo.aftersales import demo_aftersales
     from suivi.demo.tracking import demo_tracking
 
     report = demo_load(
@@ -102,6 +103,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print(report.describe())
     print(f"Parcels with carrier events: {demo_tracking(report.shops)}")
+    print(f"Claims opened by the demo customer: {demo_aftersales(report.shops)}")
     return 0
 
 
@@ -429,6 +431,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Database: {_database_description()}", flush=True)
     _migrate(verbosity=0)
     if args.demo and not Shop.objects.exists():
+        from suivi.demo.aftersales import demo_aftersales
         from suivi.demo.loader import demo_load
         from suivi.demo.tracking import demo_tracking
 
@@ -437,6 +440,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report = demo_load(progress=True)
         print(report.describe(show_credentials=False))
         print(f"Parcels with carrier events: {demo_tracking(report.shops)}", flush=True)
+        print(f"Claims opened by the demo customer: {demo_aftersales(report.shops)}", flush=True)
     call_command("collectstatic", interactive=False, verbosity=0)
     _check_port_free(args.host, args.port)
     live_port = args.live_port or (args.port + 1 if args.port < 65535 else args.port - 1)

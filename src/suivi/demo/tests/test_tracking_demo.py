@@ -34,3 +34,22 @@ def test_demo_parcels_cover_every_story_with_their_notifications() -> None:
     assert relay.order.status == "available_for_pickup" and relay.pickup_deadline is not None
     assert OutboxMessage.objects.filter(event_key="failed_attempt").exists()
     assert not CarrierAccount.objects.exists()  # the demo never calls a carrier
+
+
+def test_the_demo_customer_has_claims_and_a_return_for_the_back_office(settings: Any) -> None:
+    from suivi.claims.models import Claim
+    from suivi.demo.aftersales import demo_aftersales
+    from suivi.returns.models import ReturnRequest
+
+    settings.SUIVI_PRIVATE_DIR = settings.DATA_DIR / "private"
+    report = demo_load()
+    demo_tracking(report.shops)
+
+    opened = demo_aftersales(report.shops)
+
+    # The shop with her parcels: one delivered (damaged, a return), one in transit (late).
+    assert opened == Claim.objects.count() >= 2
+    assert set(Claim.objects.values_list("kind", flat=True)) == {"damaged", "delayed"}
+    assert Claim.objects.filter(kind="damaged", photos__isnull=False).exists()
+    assert ReturnRequest.objects.filter(status="requested").exists()
+    assert demo_aftersales(report.shops) == 0  # loaded again: nothing twice
