@@ -95,3 +95,19 @@ def test_the_role_table() -> None:
     for right in ("notifications.configure", "settings.api_keys", "settings.webhooks",
                   "settings.policies"):  # fmt: skip
         assert not allowed(logistics, right) and not allowed(service, right)
+
+
+def test_the_rights_table_of_the_docs_is_the_code() -> None:
+    """docs/backoffice.md shows the table the views enforce: every right, every role."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[4] / "docs" / "backoffice.md").read_text()
+    roles = [Membership.Role.OWNER, Membership.Role.LOGISTICS, Membership.Role.CUSTOMER_SERVICE]
+    documented: dict[str, set[str]] = {}
+    for row in re.findall(r"^\| (`[a-z_.]+`.*?) \|(.*)\|$", doc, flags=re.M):
+        names, cells = row
+        ticks = [cell.strip() == "✓" for cell in cells.split("|")]
+        for right in re.findall(r"`([a-z_]+\.[a-z_]+)`", names.split(" — ")[0]):
+            documented[right] = {role for role, tick in zip(roles, ticks, strict=True) if tick}
+    assert documented == {right: set(holders) for right, holders in RIGHTS.items()}
