@@ -182,3 +182,29 @@ def test_an_owner_without_a_second_factor_is_sent_to_set_one_up_from_every_url(
     for pattern in PATTERNS:
         _answers(client, _url(pattern, shop_a.slug, ids), 302)
     assert _snapshot() == before
+
+
+JUNK = [
+    {},
+    {"confirmed": "1"},
+    {
+        "confirmed": "1", "action": "nope", "expected_version": "abc", "quantity": "-3",
+        "reason": "x" * 5000, "tracking_0": "🚚" * 40, "carrier_0": "nope", "message": "",
+        "resolution": "nope", "amount": "1e309", "status": "nope", "assignee": "999999",
+        "order": ["abc", "-1"], "url": "javascript:alert(1)", "primary_color": "red",
+        "business_days": "NaN", "mon_open1": "25:99", "name": "", "kind": "nope",
+        "event_types": "nope", "return_window_days": "-1", "subject": "{% broken",
+    },
+]  # fmt: skip
+
+
+def test_no_url_answers_a_server_error_to_junk(shop_a: Shop, owner_a: Any) -> None:
+    """Bad input gets a message or a 4xx, never a 500 — every URL, GET and POST."""
+    ids = _objects(shop_a, "6A11111111111")
+    client = client_for(owner_a)
+    client.raise_request_exception = False
+    for pattern in PATTERNS:
+        target = _url(pattern, shop_a.slug, ids)
+        answers = [client.get(target, {"q": "💥", "page": "x", "cursor": "%%%"}).status_code]
+        answers += [client.post(target, data).status_code for data in JUNK]
+        assert all(status < 500 for status in answers), (pattern.name, answers)
