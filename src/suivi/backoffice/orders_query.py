@@ -135,7 +135,14 @@ def _search(shop: Shop, orders: QuerySet[Order], q: str) -> tuple[QuerySet[Order
                     shop=shop, carrier__in=carriers, tracking_number=number
                 ).values_list("parcel__order_id", flat=True)
             )
+    if ids:  # an order number or a tracking number: no need to scan the customers
+        return orders.filter(pk__in=sorted(ids)), False
     customers = Customer.objects.filter(shop=shop)
+    if "@" in q and " " not in q.strip():
+        # A whole address: the unique (shop, email) index (emails are stored lowercase).
+        exact = list(customers.filter(email=q.strip().lower()).values_list("pk", flat=True))
+        if exact:
+            return orders.filter(customer_id__in=exact), False
     for word in q.split():
         customers = customers.filter(
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)

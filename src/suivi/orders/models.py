@@ -80,6 +80,9 @@ class Order(models.Model):
             models.Index(fields=["shop", "email"], name="order_shop_email"),
             # The back office's list sorted by amount (keyset on total, id).
             models.Index(fields=["shop", "-total_amount", "-id"], name="order_shop_total"),
+            # The list filtered by fulfilment mode (with statistics on (shop, mode) on
+            # PostgreSQL, migration 0003: a shop selling one way only is then planned right).
+            models.Index(fields=["shop", "fulfilment_mode", "-id"], name="order_shop_mode_id"),
         ]
 
     def __str__(self) -> str:
