@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/notifications.py --quick
 	$(BIN)/python bench/ingest.py --quick
 	$(BIN)/python bench/tracking_page.py --quick
+	$(BIN)/python bench/backoffice.py --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info src/*.egg-info
