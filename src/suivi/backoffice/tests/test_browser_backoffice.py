@@ -32,8 +32,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def private_dir(tmp_path: Path, settings: Any) -> None:
-    settings.SUIVI_PRIVATE_DIR = tmp_path / "private"
+def private_dir(settings: Any) -> None:
+    """The private files' folder of the servers site() starts (claim photos)."""
+    settings.SUIVI_PRIVATE_DIR = Path(settings.DATA_DIR) / "private-browser"
 
 
 def _page(browser: Any) -> Any:
@@ -212,6 +213,8 @@ def test_customer_service_answers_a_claim_and_resolves_it_by_reship(
         page.get_by_role("link", name=claim.reference).click()
         page.wait_for_url(re.compile(rf"/claims/{claim.pk}/$"))
         assert page.get_by_text("Le pull est arrivé déchiré.").is_visible()
+        photo = page.get_by_role("img", name="Customer photo 1")
+        assert photo.evaluate("i => i.complete && i.naturalWidth > 0")
 
         page.get_by_label("Message", exact=True).fill("Toutes nos excuses, nous renvoyons un pull.")
         _click(page, "Send reply")
