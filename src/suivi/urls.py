@@ -9,6 +9,7 @@ from django.urls import include, path
 from suivi import __version__
 from suivi.api.urls import api
 from suivi.customerweb import views_accounts
+from suivi.shops import views as shop_views
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -26,6 +27,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("healthz", healthz),
+    path("brand/<slug:slug>/logo", shop_views.logo, name="shop-logo"),
     path(
         "accounts/login/code/confirm/",
         views_accounts.confirm_login_code,

@@ -77,6 +77,35 @@ def _order_lines(claim: Claim, lines: Sequence[ClaimLine]) -> list[tuple[OrderLi
     return found
 
 
+# Claims about goods that reached the customer (damaged, wrong, short): the parcel that
+# brought them stays as it is; the replacement only adds a parcel to wait for.
+_RECEIVED_KINDS = frozenset({Claim.Kind.DAMAGED, Claim.Kind.WRONG_ITEM, Claim.Kind.MISSING_ITEM})
+
+
+def superseded_parcels(claim: Claim, order_lines: Sequence[OrderLine]) -> list[int]:
+    """The parcels a reshipment of *order_lines* supersedes: the order's live parcels that
+    carry any of those lines and were not delivered (lost, stuck, back with the sender);
+    none when the claim is about goods received (damaged, wrong or missing item).
+
+    From then on the order's status follows the replacement instead of them (see
+    :mod:`suivi.shipments.replacement`): an order whose parcel was lost is delivered when the
+    replacement is; an order already delivered stays delivered.
+    """
+    if claim.kind in _RECEIVED_KINDS:
+        return []
+    return sorted(
+        set(
+            Parcel.objects.filter(
+                shop_id=claim.shop_id,
+                order_id=claim.order_id,
+                superseded_by__isnull=True,
+                delivered_at__isnull=True,
+                lines__order_line__in=[line.pk for line in order_lines],
+            ).values_list("pk", flat=True)
+        )
+    )
+
+
 def claim_resolve_by_reship(
     *,
     claim: Claim,
@@ -87,7 +116,10 @@ def claim_resolve_by_reship(
     note: str = "",
 ) -> Parcel:
     """Send *lines* again in a new parcel (*tracking_number*, carrier given or detected) and
-    resolve the claim as a reshipment; the customer's message quotes the parcel's number."""
+    resolve the claim as a reshipment; the customer's message quotes the parcel's number.
+
+    The replacement supersedes the parcels :func:`superseded_parcels` chooses; it never
+    counts as shipping the goods again."""
     _check_staff(claim.shop_id, user)
     text = _text(note, field="note", required=False)
     actor = f"staff:{user.pk}"
@@ -100,6 +132,7 @@ def claim_resolve_by_reship(
             tracking_number=tracking_number,
             carrier=carrier,
             lines=[ParcelLineInput(line.position, quantity) for line, quantity in order_lines],
+            supersedes=superseded_parcels(claim, [line for line, _quantity in order_lines]),
             actor=actor,
             payload={"claim_id": claim.pk, "claim_reference": claim.reference},
         )

@@ -19,7 +19,8 @@ Template variables (the merchant-facing reference)
     ``name``, ``sender_name`` (the name customers know; the shop name when not set),
     ``primary_color``, ``accent_color`` (``#RRGGBB``, checked), ``primary_text_color``,
     ``accent_text_color`` (black or white, whichever reads better on that colour),
-    ``logo_url`` (``""`` when none).
+    ``logo_url`` (the notification settings' logo URL, else the absolute address of the
+    logo uploaded in the back office; ``""`` when none).
 ``customer``
     ``first_name``, ``last_name``, ``full_name``.
 ``order``
@@ -92,9 +93,10 @@ from suivi.orders import lifecycle
 from suivi.orders.lifecycle import Mode, Status
 from suivi.orders.models import Order, OrderEvent
 from suivi.shops.models import Location, Shop
+from suivi.shops.views import logo_path
 
 from .catalog import CUSTOMER_CHANNELS, EVENTS, event_key_for
-from .links import order_space_url
+from .links import base_url, order_space_url
 from .models import NotificationSettings
 
 SUPPORTED_LOCALES: Final = ("fr", "en")
@@ -379,6 +381,15 @@ def format_day(moment: dt.datetime | dt.date | None, locale: str, tz: dt.tzinfo)
     if isinstance(moment, dt.datetime):
         moment = _local(moment, tz).date()
     return format_date(moment, _DAY_PATTERN[locale], locale=locale)
+
+
+def _logo_url(shop: Shop, settings: NotificationSettings | None) -> str:
+    """The logo emails show: the notification settings' URL when set, else the absolute
+    address of the logo uploaded in the back office (served by ``shop-logo``), else ""."""
+    if settings is not None and settings.logo_url:
+        return settings.logo_url
+    path = logo_path(shop)
+    return f"{base_url()}{path}" if path else ""
 
 
 def _color(value: str, default: str) -> str:
@@ -719,7 +730,7 @@ def _build(
             "accent_color": accent,
             "primary_text_color": readable_text_color(primary),
             "accent_text_color": readable_text_color(accent),
-            "logo_url": settings.logo_url if settings is not None else "",
+            "logo_url": _logo_url(shop, settings),
         },
         "customer": {
             "first_name": facts.first_name,

@@ -12,7 +12,11 @@ an aggregator webhook) for one shop and, in **one transaction**:
    carrier's ETA, relay point and pickup deadline, adds a destination leg on a hand-off;
 4. moves the orders through the lifecycle services (all parcels delivered → delivered; one
    at a relay point → available for pickup, with the deadline; one out for delivery → out
-   for delivery; moving → in transit), in one batch per shop;
+   for delivery; moving → in transit), in one batch per shop. Only the order's **live**
+   parcels count: one superseded by a replacement (its goods sent again, see
+   :mod:`.replacement`) is still followed and recorded but no longer speaks for the order,
+   the replacement does — so the replacement's delivery delivers an order whose parcel was
+   lost. A delivered order stays delivered (the lifecycle refuses to move it back);
 5. records and publishes a ``shipment.<status>`` event per status change on the order's
    timeline (``shipment.customs_held`` / ``shipment.delayed`` for those exceptions), which
    the notification planner turns into messages in the same transaction.
@@ -427,8 +431,9 @@ def _move_orders(
     statuses: dict[int, list[str]] = defaultdict(list)
     delivered: dict[int, list[bool]] = defaultdict(list)
     driving: dict[int, dict[Status, Parcel]] = defaultdict(dict)
+    # The live parcels only: a superseded one's goods travel again in its replacement.
     for pid, order_id, status, delivered_at in Parcel.objects.filter(
-        shop_id=shop.pk, order_id__in=order_ids
+        shop_id=shop.pk, order_id__in=order_ids, superseded_by__isnull=True
     ).values_list("pk", "order_id", "status", "delivered_at"):
         if pid in parcels:
             status, delivered_at = parcels[pid].status, parcels[pid].delivered_at

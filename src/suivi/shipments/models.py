@@ -73,7 +73,27 @@ class CarrierHealth(models.Model):
 
 
 class Parcel(models.Model):
-    """One package of an order, followed across carriers until it reaches the customer."""
+    """One package of an order, followed across carriers until it reaches the customer.
+
+    **Replacements** (goods sent again, see :mod:`.replacement`) are told apart by two
+    fields rather than a table of their own or a many-to-many link, because the two rules
+    that read them ask two different questions:
+
+    - ``is_replacement`` — *does this parcel ship goods?* A replacement carries goods that
+      left once already: its lines never count in the shipped quantities nor in what is left
+      to ship (:func:`.services.shipped_quantities`, ``parcels_create``). It is a flag of its
+      own because a replacement may supersede nothing (a damaged item of a delivered parcel).
+    - ``superseded_by`` — *does this parcel still speak for the order?* Set on a parcel whose
+      goods a replacement sends again (lost, stuck, back with the sender: never delivered);
+      the order's carrier-driven status is then computed from the parcels that are still
+      live (``superseded_by`` empty, see :mod:`.ingest`), so the replacement's delivery
+      delivers the order. A foreign key on the superseded side (rather than a many-to-many
+      ``replaces`` on the replacement) makes "live" a plain ``IS NULL`` filter with no join,
+      says which replacement took over, and lets a replacement itself be superseded when it
+      is lost too. Deleting the replacement makes the parcel live again.
+
+    The superseded parcel is still followed and shown: only the order's status ignores it.
+    """
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="parcels")
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="parcels")
@@ -93,6 +113,12 @@ class Parcel(models.Model):
     stalled_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     shipped_at = models.DateTimeField(default=timezone.now)
+    # Goods sent again (a claim's reshipment): never counted as shipping them.
+    is_replacement = models.BooleanField(default=False)
+    # The replacement that sends this parcel's goods again: the order's status ignores it.
+    superseded_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="supersedes"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,20 +1,26 @@
 """Replacement parcels: goods already shipped, sent again (a claim resolved by reshipment).
 
-A replacement is a new parcel of an order that was already shipped. Unlike
-:func:`suivi.shipments.services.parcels_create` it neither counts against what is left to
-ship nor changes the lines' shipped quantities or the order's status: the goods it carries
-left once already. It is followed exactly like any other parcel (same leg, polling and
-registration rules, through the same ``_create_parcel``) and recorded on the order's
-timeline as ``shipment.replacement``.
+A replacement is a new parcel of an order that was already shipped, flagged
+``is_replacement``. Unlike :func:`suivi.shipments.services.parcels_create` it neither counts
+against what is left to ship nor changes the lines' shipped quantities: the goods it carries
+left once already, and the services that count shipped goods leave replacements out. It is
+followed exactly like any other parcel (same leg, polling and registration rules, through the
+same ``_create_parcel``) and recorded on the order's timeline as ``shipment.replacement``.
 
-Only quantities that were shipped can be sent again, and only for lines with nothing left to
-ship: otherwise a later regular parcel of that line would count the replacement as part of
-the shipment.
+The caller names the parcels the replacement **supersedes** (the ones whose goods it sends
+again: lost, stuck, back with the sender). They get ``superseded_by`` and from then on the
+order's carrier-driven status follows the replacement instead of them (see :mod:`.ingest`);
+a parcel already delivered, or already superseded, is never superseded. Creating the
+replacement does not move the order: it has no carrier news yet.
+
+Only quantities that were shipped can be sent again. A line still partly unshipped may be
+reshipped (its shipped part); what is left of it is still shipped with the order, and the
+replacement never counts as part of that shipment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -56,10 +62,9 @@ def _plan(order: Order, lines: Sequence[ParcelLineInput]) -> list[tuple[OrderLin
         if line.pk in seen:
             raise InvalidInput(f"Line {item.line} is given twice.", field=f"lines.{index}")
         seen.add(line.pk)
-        if line.quantity_remaining > 0:
+        if line.quantity_shipped < 1:
             raise NotShippable(
-                f"Line {item.line} ({line.sku}) still has {line.quantity_remaining} to ship:"
-                " ship it with the order first.",
+                f"Line {item.line} ({line.sku}) was not shipped yet: ship it with the order.",
                 order_id=order.pk,
                 line=item.line,
             )
@@ -75,6 +80,25 @@ def _plan(order: Order, lines: Sequence[ParcelLineInput]) -> list[tuple[OrderLin
     return plan
 
 
+def _lock_superseded(
+    shop: Shop, order_id: int, parcel_ids: Collection[int]
+) -> tuple[list[Parcel], list[int]]:
+    """Lock the parcels to supersede (before the order: ingestion's lock order, parcels then
+    orders, so the two cannot deadlock). Return the ones still live and not delivered, and
+    the ids that are not parcels of the order."""
+    wanted = {int(pk) for pk in parcel_ids}
+    if not wanted:
+        return [], []
+    found = list(
+        Parcel.objects.select_for_update()
+        .filter(shop=shop, order_id=order_id, pk__in=wanted)
+        .order_by("pk")
+    )
+    missing = sorted(wanted - {parcel.pk for parcel in found})
+    # Delivered or superseded meanwhile (the caller chose without a lock): left alone.
+    return [p for p in found if p.delivered_at is None and p.superseded_by_id is None], missing
+
+
 def replacement_parcel_create(
     *,
     shop: Shop,
@@ -83,14 +107,17 @@ def replacement_parcel_create(
     lines: Sequence[ParcelLineInput],
     carrier: str = "",
     service: str = "",
+    supersedes: Collection[int] = (),
     actor: str = SYSTEM,
     payload: Mapping[str, Any] | None = None,
 ) -> Parcel:
     """Send shipped *lines* of an order again in a new parcel, followed like any other.
 
     *lines* name order lines by position with the quantity sent again (at most what was
-    shipped). The carrier is the one given or the one the number tells (never a guess). The
-    lines' quantities and the order's status are left alone. *payload* is added to the
+    shipped). The carrier is the one given or the one the number tells (never a guess).
+    *supersedes* names the order's parcels (ids) whose goods the replacement sends again;
+    those still undelivered and not yet superseded are superseded by it (see module doc).
+    The lines' quantities and the order's status are left alone. *payload* is added to the
     ``shipment.replacement`` event (e.g. the claim it answers). Raises :class:`InvalidInput`,
     :class:`~.errors.CarrierNotDetected`, :class:`~.errors.DuplicateParcel`,
     :class:`~.errors.NotShippable` or :class:`NotFound`, and writes nothing then.
@@ -100,10 +127,15 @@ def replacement_parcel_create(
         raise InvalidInput("A tracking number has 4 to 64 characters.", field="tracking_number")
     chosen = choose_carrier(number, carrier)
     with transaction.atomic():
+        replaced, missing = _lock_superseded(shop, order_id, supersedes)
         order = Order.objects.select_for_update().filter(pk=order_id, shop=shop).first()
         if order is None:
             raise NotFound("No such order.", order_id=order_id)
         order.shop = shop
+        if missing:
+            raise InvalidInput(
+                "The order has no such parcel to replace.", field="supersedes", parcel_ids=missing
+            )
         if order.fulfilment_mode != Mode.DELIVERY:
             raise NotShippable(
                 "A Click & Collect order has no delivery address to send a parcel to.",
@@ -119,13 +151,20 @@ def replacement_parcel_create(
                 tracking_number=number,
             )
         data = ParcelInput(tracking_number=number, carrier=chosen, service=service)
+        now = timezone.now()
         try:
             with transaction.atomic():
-                parcel = _create_parcel(shop, order, data, number, chosen, plan, timezone.now())
+                parcel = _create_parcel(
+                    shop, order, data, number, chosen, plan, now, replacement=True
+                )
         except IntegrityError:
             raise DuplicateParcel(
                 "The shop already follows this tracking number.", order_id=order.pk
             ) from None
+        if replaced:
+            Parcel.objects.filter(pk__in=[p.pk for p in replaced]).update(
+                superseded_by=parcel, updated_at=now
+            )
         event = OrderEvent.objects.create(
             shop_id=shop.pk,
             order=order,
@@ -141,6 +180,10 @@ def replacement_parcel_create(
                 "lines": [
                     {"position": line.position, "sku": line.sku, "quantity": quantity}
                     for line, quantity in plan
+                ],
+                "supersedes": [
+                    {"parcel_id": p.pk, "carrier": p.carrier, "tracking_number": p.tracking_number}
+                    for p in replaced
                 ],
             },
         )

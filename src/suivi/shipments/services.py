@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from suivi.carriers import detection, registry
@@ -128,13 +128,17 @@ def account_for(shop: Shop | int, carrier: str) -> CarrierAccount | None:
     )
 
 
+def _shipping_lines(order: Order) -> QuerySet[ParcelLine]:
+    """The parcel lines that ship *order*'s goods: a replacement's lines (goods sent again,
+    see :mod:`.replacement`) never count, a superseded parcel's do (its goods did leave)."""
+    return ParcelLine.objects.filter(parcel__order=order, parcel__is_replacement=False)
+
+
 def _lines_plan(order: Order, inputs: Sequence[ParcelInput]) -> list[list[tuple[OrderLine, int]]]:
     """Check each parcel's lines against what is left to ship; return them per parcel."""
     lines = {line.position: line for line in order.lines.all()}
     packed: dict[int, int] = defaultdict(int)
-    for line_id, quantity in ParcelLine.objects.filter(parcel__order=order).values_list(
-        "order_line_id", "quantity"
-    ):
+    for line_id, quantity in _shipping_lines(order).values_list("order_line_id", "quantity"):
         packed[line_id] += quantity
     plans: list[list[tuple[OrderLine, int]]] = []
     for index, data in enumerate(inputs):
@@ -260,6 +264,8 @@ def _create_parcel(
     carrier: str,
     plan: list[tuple[OrderLine, int]],
     now: Any,
+    *,
+    replacement: bool = False,
 ) -> Parcel:
     connector = registry.get(carrier)
     url = data.tracking_url or (connector.public_url(number) if connector else "")
@@ -271,6 +277,7 @@ def _create_parcel(
         tracking_number=number,
         tracking_url=url[:500],
         shipped_at=now,
+        is_replacement=replacement,
     )
     ParcelLine.objects.bulk_create(
         [ParcelLine(parcel=parcel, order_line=line, quantity=qty) for line, qty in plan]
@@ -291,9 +298,10 @@ def _create_parcel(
 
 
 def shipped_quantities(order: Order) -> None:
-    """Set each line's shipped quantity to what its parcels carry (split shipments)."""
+    """Set each line's shipped quantity to what its parcels carry (split shipments);
+    replacement parcels carry goods already shipped and are not counted."""
     packed = dict(
-        ParcelLine.objects.filter(parcel__order=order)
+        _shipping_lines(order)
         .values("order_line_id")
         .annotate(total=Sum("quantity"))
         .values_list("order_line_id", "total")

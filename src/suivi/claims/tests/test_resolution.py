@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
+from suivi.carriers.vocabulary import Reason, Status
 from suivi.claims import resolution, services
 from suivi.claims.errors import ClaimClosed
 from suivi.claims.models import Claim
@@ -17,8 +18,9 @@ from suivi.core.errors import DomainError, InvalidInput, NotFound
 from suivi.customers.models import Customer
 from suivi.notifications.models import OutboxMessage
 from suivi.orders.models import CreditNote, Order, OrderEvent
+from suivi.shipments.ingest import ingest
 from suivi.shipments.models import Parcel, ParcelLeg
-from suivi.shipments.tests.factories import number, shipped_order
+from suivi.shipments.tests.factories import at, number, scan, shipped_order, update
 from suivi.shops.models import Shop
 
 from .support import Person
@@ -37,10 +39,25 @@ def shipped(shop_a: Shop) -> Person:
     )
 
 
-def _claim(person: Person) -> Claim:
+def _claim(person: Person, kind: str = "damaged") -> Claim:
     return services.claim_open(
-        customer_user=person.user, order=person.order, kind="damaged", description="Cassé."
+        customer_user=person.user, order=person.order, kind=kind, description="Cassé."
     )
+
+
+def _carrier(shop: Shop, tracking: str, status: Status, day: int) -> None:
+    """One carrier scan through the real ingestion (a push)."""
+    reason = Reason.LOST if status is Status.EXCEPTION else Reason.NONE
+    ingest(
+        shop,
+        [("laposte", update(tracking, scan(tracking, status, at(day), reason=reason)))],
+        source="push",
+    )
+
+
+def _order_state(person: Person) -> tuple[str, list[int]]:
+    order = Order.objects.get(pk=person.order.pk)
+    return order.status, [line.quantity_shipped for line in order.lines.order_by("position")]
 
 
 def _line(person: Person, position: int) -> Any:
@@ -191,3 +208,61 @@ def test_time_to_resolution(shipped: Person, agent: Any) -> None:
     Claim.objects.filter(pk=claim.pk).update(created_at=claim.resolved_at - dt.timedelta(hours=30))
     claim.refresh_from_db()
     assert resolution.time_to_resolution(claim) == dt.timedelta(hours=30)
+
+
+def test_reshipping_a_lost_parcel_supersedes_it_until_the_replacement_delivers(
+    shipped: Person, agent: Any
+) -> None:
+    [lost] = Parcel.objects.filter(order=shipped.order)
+    _carrier(shipped.order.shop, lost.tracking_number, Status.IN_TRANSIT, 16)
+    _carrier(shipped.order.shop, lost.tracking_number, Status.EXCEPTION, 17)
+    assert _order_state(shipped) == ("in_transit", [2, 1])
+    claim = _claim(shipped, kind="not_received")
+    replacement = resolution.claim_resolve_by_reship(
+        claim=claim,
+        user=agent,
+        tracking_number=number(),
+        lines=[
+            resolution.ClaimLine(_line(shipped, 1).pk, 2),
+            resolution.ClaimLine(_line(shipped, 2).pk, 1),
+        ],
+    )
+    lost.refresh_from_db()
+    assert replacement.is_replacement and lost.superseded_by == replacement
+    assert _order_state(shipped) == ("in_transit", [2, 1])  # shipped once, nothing more
+    _carrier(shipped.order.shop, replacement.tracking_number, Status.IN_TRANSIT, 18)
+    _carrier(shipped.order.shop, replacement.tracking_number, Status.DELIVERED, 19)
+    assert _order_state(shipped) == ("delivered", [2, 1])
+
+
+def test_reshipping_a_damaged_item_of_a_delivered_order_supersedes_nothing(
+    shipped: Person, agent: Any
+) -> None:
+    [first] = Parcel.objects.filter(order=shipped.order)
+    _carrier(shipped.order.shop, first.tracking_number, Status.DELIVERED, 17)
+    assert _order_state(shipped) == ("delivered", [2, 1])
+    version = Order.objects.get(pk=shipped.order.pk).version
+    replacement = resolution.claim_resolve_by_reship(
+        claim=_claim(shipped, kind="damaged"),
+        user=agent,
+        tracking_number=number(),
+        lines=[resolution.ClaimLine(_line(shipped, 1).pk, 1)],
+    )
+    assert not Parcel.objects.filter(superseded_by__isnull=False).exists()
+    _carrier(shipped.order.shop, replacement.tracking_number, Status.IN_TRANSIT, 18)
+    assert _order_state(shipped) == ("delivered", [2, 1])
+    _carrier(shipped.order.shop, replacement.tracking_number, Status.DELIVERED, 19)
+    assert _order_state(shipped) == ("delivered", [2, 1])
+    assert Order.objects.get(pk=shipped.order.pk).version == version
+
+
+def test_goods_received_never_supersede_their_parcel(shipped: Person, agent: Any) -> None:
+    """A damaged, wrong or missing item came in a parcel: whatever the carrier said of it,
+    that parcel keeps speaking for the order; other kinds pick the undelivered parcels."""
+    lines = [_line(shipped, 1)]
+    for kind in ("damaged", "wrong_item", "missing_item"):
+        assert resolution.superseded_parcels(Claim(order=shipped.order, kind=kind), lines) == []
+    [parcel] = Parcel.objects.filter(order=shipped.order)
+    for kind in ("not_received", "delayed", "other"):
+        claim = Claim(shop=shipped.order.shop, order=shipped.order, kind=kind)
+        assert resolution.superseded_parcels(claim, lines) == [parcel.pk]

@@ -18,6 +18,16 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
+def english(settings: Any) -> Any:
+    """These tests read the English messages (French has its own catalogue test)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def media_dir(settings: Any, tmp_path: Path) -> Path:
     folder = tmp_path / "media"
     settings.MEDIA_ROOT = folder
