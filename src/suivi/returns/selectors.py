@@ -179,18 +179,28 @@ def delivery_moment(order: Order) -> dt.datetime | None:
 
 
 def _returned_to_sender(order: Order) -> dict[int, int]:
-    rows = (
-        ParcelLine.objects.filter(
-            parcel__order_id=order.pk,
-            parcel__shop_id=order.shop_id,
-            parcel__status=ParcelStatus.RETURNED,
-            parcel__delivered_at__isnull=True,
-        )
-        .values("order_line_id")
-        .annotate(total=Sum("quantity"))
-        .values_list("order_line_id", "total")
+    """Quantities of each line that came back to the shop without reaching the customer.
+
+    Goods sent again in a replacement parcel (a claim resolved by reship) make up for those
+    lost: per line, what came back minus what was sent again, never below zero — so a lost
+    parcel whose sweaters were re-sent leaves them returnable, its beanie not re-sent does
+    not, and a replacement that came back too leaves nothing.
+    """
+    lines = ParcelLine.objects.filter(parcel__order_id=order.pk, parcel__shop_id=order.shop_id)
+
+    def totals(rows: QuerySet[ParcelLine]) -> dict[int, int]:
+        grouped = rows.values("order_line_id").annotate(total=Sum("quantity"))
+        return {line_id: total for line_id, total in grouped.values_list("order_line_id", "total")}
+
+    back = totals(
+        lines.filter(parcel__status=ParcelStatus.RETURNED, parcel__delivered_at__isnull=True)
     )
-    return {line_id: total for line_id, total in rows}
+    sent_again = totals(lines.filter(parcel__is_replacement=True))
+    return {
+        line_id: quantity - sent_again.get(line_id, 0)
+        for line_id, quantity in back.items()
+        if quantity > sent_again.get(line_id, 0)
+    }
 
 
 def held_quantities(order: Order) -> dict[int, int]:

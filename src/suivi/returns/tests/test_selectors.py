@@ -157,6 +157,32 @@ def test_a_parcel_back_with_the_sender_undelivered_is_not_returnable(shop_a: Sho
     assert eligible_by_sku(selectors.order_return_eligibility(order))["PULL-M"] == 2
 
 
+def test_a_parcel_sent_back_and_replaced_leaves_its_items_returnable(shop_a: Shop) -> None:
+    from suivi.shipments.replacement import replacement_parcel_create
+
+    order = make_order(shop_a, paid=True)
+    (lost,) = parcels_create(
+        shop=shop_a, order_id=order.pk,
+        parcels=[ParcelInput(tracking_number="6A12345678904", carrier="laposte")],
+    )  # fmt: skip
+    replacement = replacement_parcel_create(
+        shop=shop_a, order_id=order.pk, tracking_number="6A12345678905", carrier="laposte",
+        lines=[ParcelLineInput(line=1, quantity=2)], supersedes=[lost.pk],
+    )  # fmt: skip
+    order_apply_action(shop=shop_a, order_id=order.pk, action=Action.MARK_DELIVERED, actor="t")
+    order.refresh_from_db()
+    Parcel.objects.filter(pk=lost.pk).update(status="returned", delivered_at=None)
+    # The lost parcel came back: its sweaters reached the customer in the replacement, its
+    # beanie (not sent again) never did.
+    assert eligible_by_sku(selectors.order_return_eligibility(order)) == {
+        "PULL-M": 2,
+        "BONNET": 0,
+    }
+    # The replacement itself back undelivered: those sweaters never arrived.
+    Parcel.objects.filter(pk=replacement.pk).update(status="returned", delivered_at=None)
+    assert eligible_by_sku(selectors.order_return_eligibility(order))["PULL-M"] == 0
+
+
 def test_items_in_open_returns_are_held_and_released_by_refusal_or_cancellation(
     shop_a: Shop,
 ) -> None:
