@@ -256,6 +256,12 @@ class ParcelOut(Schema):
     stalled: bool
     last_event_at: str | None
     delivered_at: str | None
+    replacement: bool = Field(
+        description="Sent again to resolve a claim: its goods are not counted as shipped."
+    )
+    superseded_by: int | None = Field(
+        description="The replacement parcel that took over this one's goods, if any."
+    )
     lines: list[ParcelLineOut]
     legs: list[LegOut]
     events: list[TrackingEventOut]
@@ -282,6 +288,8 @@ def _parcel_data(parcel: Parcel, *, events: bool = True) -> dict[str, Any]:
         "stalled": parcel.stalled_at is not None,
         "last_event_at": _iso(parcel.last_event_at),
         "delivered_at": _iso(parcel.delivered_at),
+        "replacement": parcel.is_replacement,
+        "superseded_by": parcel.superseded_by_id,
         "lines": [
             {"line": line.order_line.position, "quantity": line.quantity}
             for line in sorted(parcel.lines.all(), key=lambda line: line.order_line.position)

@@ -1476,3 +1476,27 @@ def test_tracking_endpoints_need_a_key(
 
     assert response.status_code == 401
     assert problem_type(response) == "unauthorized"
+
+
+def test_a_replacement_parcel_and_the_one_it_supersedes_say_so(api_a: Api, shop_a: Shop) -> None:
+    from suivi.shipments.replacement import replacement_parcel_create
+    from suivi.shipments.services import ParcelLineInput
+
+    order = make_order(shop_a, paid=True)
+    lost = ship(api_a, order.pk, {"tracking_number": number(), "carrier": "laposte"}).json()
+    [lost_parcel] = lost["parcels"]
+    again = replacement_parcel_create(
+        shop=shop_a, order_id=order.pk, tracking_number=number(), carrier="laposte",
+        lines=[ParcelLineInput(line=1, quantity=2)], supersedes=[lost_parcel["id"]],
+    )  # fmt: skip
+
+    body = api_a.get(f"/orders/{order.pk}/parcels").json()
+
+    assert_matches_schema(ParcelsOut, body)
+    by_id = {parcel["id"]: parcel for parcel in body["parcels"]}
+    assert (by_id[again.pk]["replacement"], by_id[again.pk]["superseded_by"]) == (True, None)
+    assert (by_id[lost_parcel["id"]]["replacement"], by_id[lost_parcel["id"]]["superseded_by"]) == (
+        False,
+        again.pk,
+    )
+    assert order_lines(api_a, order.pk) == {1: 2, 2: 1}  # the replacement ships nothing more
