@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -392,18 +392,5 @@ def returns_refund(request: HttpRequest, staff: Staff, return_id: int) -> HttpRe
 @staff_view("returns.view")
 def returns_label(request: HttpRequest, staff: Staff, return_id: int) -> HttpResponse:
     """The label document the shop attached, as an attachment, never cached nor sniffed."""
-    ret = _return_or_404(staff, return_id)
-    path = storage.label_file(ret.label_path)
-    if path is None or ret.label_content_type not in storage.EXTENSIONS:
-        raise Http404
-    extension = storage.EXTENSIONS[ret.label_content_type]
-    response = FileResponse(
-        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
-        content_type=ret.label_content_type,
-        as_attachment=True,
-        filename=f"return-label-{ret.pk}.{extension}",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return cast(HttpResponse, response)  # a streamed file; the decorator passes it through
+    # A streamed file; the decorator passes it through.
+    return cast(HttpResponse, storage.label_response(_return_or_404(staff, return_id)))

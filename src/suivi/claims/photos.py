@@ -25,13 +25,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
+from django.http import FileResponse
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from suivi.core.errors import InvalidInput
+from suivi.core.private_files import private_file_response
+
+if TYPE_CHECKING:
+    from .models import ClaimPhoto
 
 MAX_PHOTOS = 5  # per message (the opening form or a reply)
 MAX_PHOTOS_PER_CLAIM = 20
@@ -238,3 +243,19 @@ def stored_files(older_than_seconds: float) -> list[str]:
             except OSError:
                 continue
     return found
+
+
+def photo_response(photo: ClaimPhoto, claim_id: int) -> FileResponse:
+    """The HTTP answer of a stored photo, for a viewer the caller has already checked
+    (the claim's customer, or staff of its shop): inline, never cached nor sniffed."""
+    try:
+        path: Path | None = absolute(photo.path)
+    except ValueError:
+        path = None
+    extension = photo.path.rsplit(".", 1)[-1]
+    return private_file_response(
+        path,
+        content_type=photo.content_type,
+        filename=f"claim-{claim_id}-photo-{photo.pk}.{extension}",
+        attachment=False,
+    )

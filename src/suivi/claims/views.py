@@ -197,18 +197,6 @@ def claim_photo(request: HttpRequest, claim_id: int, photo_id: int) -> FileRespo
     """Serve a photo of the customer's own claim, never cached, never sniffed."""
     try:
         photo = selectors.photo_of_user(request.user, claim_id, photo_id)
-        handle = photos.absolute(photo.path).open("rb")
-    except (NotFound, OSError, ValueError):
+    except NotFound:
         raise Http404 from None
-    extension = photo.path.rsplit(".", 1)[-1]
-    response = FileResponse(
-        handle,
-        content_type=photo.content_type,
-        as_attachment=False,
-        filename=f"claim-{claim_id}-photo-{photo.pk}.{extension}",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    return photos.photo_response(photo, claim_id)

@@ -11,13 +11,20 @@ import io
 import os
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
+from suivi.core.private_files import private_file_response
+
 from .errors import InvalidLabel
+
+if TYPE_CHECKING:
+    from .models import ReturnRequest
 
 MAX_LABEL_BYTES = 10 * 1024 * 1024
 
@@ -100,3 +107,16 @@ def label_file(relative: str) -> Path | None:
     if not path.is_relative_to(root) or not path.is_file():
         return None
     return path
+
+
+def label_response(ret: ReturnRequest) -> FileResponse:
+    """The HTTP answer of a return's label, for a viewer the caller has already checked
+    (the return's customer, or staff of its shop): an attachment, never cached nor sniffed."""
+    if ret.label_content_type not in EXTENSIONS:
+        raise Http404
+    return private_file_response(
+        label_file(ret.label_path),
+        content_type=ret.label_content_type,
+        filename=f"return-label-{ret.pk}.{EXTENSIONS[ret.label_content_type]}",
+        attachment=True,
+    )

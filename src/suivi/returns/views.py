@@ -144,18 +144,4 @@ def return_cancel(request: HttpRequest, return_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def return_label(request: HttpRequest, return_id: int) -> FileResponse:
-    ret = _return_or_404(request, return_id)
-    path = storage.label_file(ret.label_path)
-    if path is None or ret.label_content_type not in storage.EXTENSIONS:
-        raise Http404
-    extension = storage.EXTENSIONS[ret.label_content_type]
-    response = FileResponse(
-        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
-        content_type=ret.label_content_type,
-        as_attachment=True,
-        filename=f"return-label-{ret.pk}.{extension}",
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return storage.label_response(_return_or_404(request, return_id))
