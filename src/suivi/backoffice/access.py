@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -60,13 +59,6 @@ class Staff:
 
     def can(self, right: str) -> bool:
         return right in self.rights
-
-
-def memberships_of(user: Any) -> QuerySet[Membership]:
-    """Every shop membership of *user* (none for an anonymous visitor), by shop name."""
-    if not getattr(user, "is_authenticated", False):
-        return Membership.objects.none()
-    return Membership.objects.select_related("shop").filter(user=user).order_by("shop__name")
 
 
 def staff_of(user: Any, slug: str) -> Staff | None:

@@ -7,8 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from suivi.shops.selectors import memberships_of
+
 from . import dashboard
-from .access import Staff, memberships_of, staff_view
+from .access import Staff, staff_view
 
 
 @login_required

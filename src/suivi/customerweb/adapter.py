@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from suivi.customers.services import customers_link_user
+from suivi.shops.selectors import memberships_of
 
 
 class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth ships no types
@@ -16,8 +17,6 @@ class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth sh
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         """Staff land in the back office, customers in their space."""
-        from suivi.backoffice.access import memberships_of
-
         if memberships_of(request.user).exists():
             return str(reverse("backoffice:index"))
         return str(super().get_login_redirect_url(request))

@@ -92,8 +92,8 @@ from suivi.core.money import format_money, quantize
 from suivi.orders import lifecycle
 from suivi.orders.lifecycle import Mode, Status
 from suivi.orders.models import Order, OrderEvent
+from suivi.shops.branding import logo_path
 from suivi.shops.models import Location, Shop
-from suivi.shops.views import logo_path
 
 from .catalog import CUSTOMER_CHANNELS, EVENTS, event_key_for
 from .links import base_url, order_space_url

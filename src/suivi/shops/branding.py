@@ -12,6 +12,7 @@ Everything is checked before anything is written; a refusal changes nothing.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -21,6 +22,7 @@ from typing import Final, Protocol
 
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -248,3 +250,18 @@ def logo_of(shop: Shop) -> tuple[bytes, str] | None:
             return fh.read(MAX_LOGO_BYTES * 4), content_type
     except (OSError, ValueError):
         return None
+
+
+def logo_fingerprint(name: str) -> str:
+    """A short digest of the stored logo's file name (new for every upload)."""
+    return hashlib.sha256(name.encode()).hexdigest()[:20]
+
+
+def logo_path(shop: Shop) -> str:
+    """Where *shop*'s logo is published (``shops.views.logo``), with a version that changes
+    with the file; "" when the shop has none."""
+    name = shop.logo.name or ""
+    if not name or not shop.slug:
+        return ""
+    path = reverse("shop-logo", kwargs={"slug": shop.slug})
+    return f"{path}?v={logo_fingerprint(name)[:12]}"

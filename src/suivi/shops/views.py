@@ -6,22 +6,20 @@ without any session) and in the customer pages' header, so it is public by desig
 cached for a day. Its type is sniffed by Pillow (PNG, JPEG or WebP only: what
 :mod:`.branding` writes) and never taken from the name; the ETag comes from the file name,
 which :func:`.branding.branding_update` makes new for every upload, so a new logo is a new
-ETag (and a new ``?v=`` in the links :func:`logo_path` builds).
+ETag (and a new ``?v=`` in the links :func:`.branding.logo_path` builds).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 from typing import Final
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
-from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from django.views.decorators.http import require_safe
 from PIL import Image, UnidentifiedImageError
 
-from .branding import MAX_LOGO_BYTES
+from .branding import MAX_LOGO_BYTES, logo_fingerprint
 from .models import Shop
 
 # Pillow format → content type. Branding re-encodes every upload into one of these three.
@@ -30,19 +28,6 @@ CONTENT_TYPES: Final = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image
 # a file branding wrote.
 MAX_STORED_BYTES: Final = MAX_LOGO_BYTES * 4
 CACHE_CONTROL: Final = "public, max-age=86400"
-
-
-def _fingerprint(name: str) -> str:
-    return hashlib.sha256(name.encode()).hexdigest()[:20]
-
-
-def logo_path(shop: Shop) -> str:
-    """The path of *shop*'s logo (with a version that changes with the file), "" if none."""
-    name = shop.logo.name or ""
-    if not name or not shop.slug:
-        return ""
-    path = reverse("shop-logo", kwargs={"slug": shop.slug})
-    return f"{path}?v={_fingerprint(name)[:12]}"
 
 
 def _headers(response: HttpResponseBase, etag: str) -> HttpResponseBase:
@@ -80,7 +65,7 @@ def logo(request: HttpRequest, slug: str) -> HttpResponseBase:
     name = (shop.logo.name or "") if shop is not None else ""
     if shop is None or not name:
         raise Http404("No logo.")
-    etag = f'"{_fingerprint(name)}"'
+    etag = f'"{logo_fingerprint(name)}"'
     not_modified = get_conditional_response(request, etag=etag)
     if not_modified is not None:
         return _headers(not_modified, etag)

@@ -16,8 +16,8 @@ from PIL import Image
 from suivi.customerweb.tests.support import shipped_order
 from suivi.notifications import links
 from suivi.shops import branding
+from suivi.shops.branding import logo_path
 from suivi.shops.models import Shop
-from suivi.shops.views import logo_path
 
 pytestmark = pytest.mark.django_db
 
