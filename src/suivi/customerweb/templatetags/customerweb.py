@@ -6,6 +6,9 @@ import re
 
 from django import template
 
+from suivi.shops import branding
+from suivi.shops.models import Shop
+
 register = template.Library()
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 
@@ -16,3 +19,9 @@ def safe_color(value: object, default: str = "#1F4E79") -> str:
     setting never reaches the style attribute unchecked)."""
     text = str(value or "")
     return text if _COLOR.match(text) else default
+
+
+@register.filter
+def logo_path(shop: Shop | None) -> str:
+    """Where the shop's logo is published, versioned by the file ("" without a logo)."""
+    return branding.logo_path(shop) if isinstance(shop, Shop) else ""

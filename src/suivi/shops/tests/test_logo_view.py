@@ -141,4 +141,7 @@ def test_the_customer_pages_show_the_logo_with_the_shops_name(shop_a: Shop) -> N
     upload_logo(shop_a)
     page = Client().get("/track/", {"shop": shop_a.slug}).content.decode()
     header = page.split("<main")[0]
-    assert f'<img src="{url(shop_a)}" alt="Lumière"' in header
+    shop_a.refresh_from_db()
+    # Versioned by the file, like the emails' link: a new logo is a new address.
+    assert f'<img src="{logo_path(shop_a)}" alt="Lumière"' in header
+    assert logo_path(shop_a).startswith(f"{url(shop_a)}?v=")
