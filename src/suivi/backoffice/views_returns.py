@@ -11,7 +11,6 @@ service's message and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any, cast
 
 from django.contrib import messages
@@ -81,13 +80,6 @@ def _lines(ret: ReturnRequest, locale: str) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _refund_total(ret: ReturnRequest, lines: list[ReturnLine]) -> Decimal:
-    return quantize(
-        sum((ln.order_line.unit_price * ln.quantity for ln in lines), Decimal("0")),
-        ret.order.currency,
-    )
 
 
 def _history(staff: Staff, ret: ReturnRequest) -> list[dict[str, Any]]:
@@ -333,7 +325,7 @@ def returns_refund(request: HttpRequest, staff: Staff, return_id: int) -> HttpRe
         locale = _locale(request)
         lines = list(selectors.return_lines(ret))
         currency = ret.order.currency
-        total = format_money(_refund_total(ret, lines), currency, locale)
+        total = format_money(services.refund_amount(lines, currency), currency, locale)
         invoiced = (
             staff.shop.invoicing_enabled and Invoice.objects.filter(order_id=ret.order_id).exists()
         )

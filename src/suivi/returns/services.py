@@ -350,6 +350,14 @@ def return_mark_received(*, ret: ReturnRequest, user: Any) -> ReturnRequest:
         )
 
 
+def refund_amount(lines: Sequence[ReturnLine], currency: str) -> Decimal:
+    """What refunding these return lines pays back: each line's unit price times the
+    returned quantity (taxes included, as invoiced; shipping is not refunded)."""
+    return quantize(
+        sum((ln.order_line.unit_price * ln.quantity for ln in lines), Decimal("0")), currency
+    )
+
+
 def return_refund(*, ret: ReturnRequest, user: Any) -> ReturnRequest:
     """Refund the returned lines (approved or received return).
 
@@ -365,9 +373,7 @@ def return_refund(*, ret: ReturnRequest, user: Any) -> ReturnRequest:
         shop = fresh.shop
         lines = list(return_lines(fresh))
         currency = fresh.order.currency
-        amount = quantize(
-            sum((ln.order_line.unit_price * ln.quantity for ln in lines), Decimal("0")), currency
-        )
+        amount = refund_amount(lines, currency)
         credit_note = None
         if shop.invoicing_enabled:
             credit_note = refund_credit_note(
