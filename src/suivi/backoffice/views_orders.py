@@ -29,13 +29,13 @@ from suivi.notifications.resend import is_resend, message_resend
 from suivi.notifications.services import order_messages
 from suivi.orders import lifecycle
 from suivi.orders.batch import MAX_BATCH, ActionItem, order_apply_actions
-from suivi.orders.creation import line_amounts
 from suivi.orders.errors import ConcurrentChange
 from suivi.orders.lifecycle import Action, CancellationReason, Mode, Status
 from suivi.orders.models import Order, OrderEvent, OrderLine
 from suivi.orders.selectors import OrderDetail, order_detail, order_events
 from suivi.orders.services import (
     LineCancellation,
+    cancellation_outcome,
     order_apply_action,
     order_cancel,
     order_cancel_lines,
@@ -676,13 +676,9 @@ def order_cancel_line(
         return redirect(back)
 
     def page(status: int = 200) -> HttpResponse:
-        lines = list(order.lines.all())
-        for item in lines:
-            if item.pk == line.pk:
-                item.quantity_cancelled += quantity
-        amounts = line_amounts(lines, order.shipping_amount, order.currency)
-        everything = all(item.quantity_remaining == 0 for item in lines)
-        new_total = Decimal("0") if everything else amounts["total_amount"]
+        new_total, everything = cancellation_outcome(
+            order, [LineCancellation(position=line.position, quantity=quantity)]
+        )
         details = [
             _("%(quantity)s × %(sku)s — %(name)s (%(price)s each)")
             % {

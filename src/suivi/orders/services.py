@@ -442,6 +442,28 @@ def order_cancel(
     return order
 
 
+def _leaves_nothing(lines: dict[int, OrderLine], cancellations: Sequence[LineCancellation]) -> bool:
+    """Whether *cancellations* (checked) take everything left on the order's *lines*."""
+    return all(lines[c.position].quantity_remaining == c.quantity for c in cancellations) and sum(
+        line.quantity_remaining for line in lines.values()
+    ) == sum(c.quantity for c in cancellations)
+
+
+def cancellation_outcome(
+    order: Order, cancellations: Sequence[LineCancellation]
+) -> tuple[Decimal, bool]:
+    """What :func:`order_cancel_lines` would leave, written nowhere (for a confirmation
+    page): the order's new total and whether it would become a whole cancellation.
+    *cancellations* name existing lines with quantities they still have."""
+    lines = {line.position: line for line in order.lines.all()}
+    if _leaves_nothing(lines, cancellations):
+        return Decimal("0"), True
+    for item in cancellations:
+        lines[item.position].quantity_cancelled += item.quantity
+    amounts = line_amounts(list(lines.values()), order.shipping_amount, order.currency)
+    return amounts["total_amount"], False
+
+
 def order_cancel_lines(
     *,
     shop: Shop,
@@ -480,9 +502,7 @@ def order_cancel_lines(
                     position=item.position,
                     remaining=line.quantity_remaining,
                 )
-        if all(lines[c.position].quantity_remaining == c.quantity for c in cancellations) and sum(
-            line.quantity_remaining for line in lines.values()
-        ) == sum(c.quantity for c in cancellations):
+        if _leaves_nothing(lines, cancellations):
             # Nothing would be left: this is a whole cancellation.
             _cancel_all(order, list(lines.values()), actor, reason.value, note)
             return order

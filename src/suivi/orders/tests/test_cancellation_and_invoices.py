@@ -493,3 +493,24 @@ def test_lines_cancelled_before_payment_are_not_on_the_invoice(shop_a: Shop, sho
     # then the invoice lists the pulls only
     invoice = Invoice.objects.get(order=order)
     assert [ln["sku"] for ln in invoice.lines] == ["PULL-M"]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [((2, 1),), ((1, 1),), ((1, 2), (2, 1)), ((1, 2),)],
+    ids=["the beanie", "one pull", "everything", "both pulls"],
+)
+def test_the_outcome_shown_before_cancelling_is_what_cancelling_does(
+    shop_a: Shop, items: tuple[tuple[int, int], ...]
+) -> None:
+    from suivi.orders.services import cancellation_outcome
+
+    order = make_order(shop_a, paid=True)
+    cancellations = [LineCancellation(position=p, quantity=q) for p, q in items]
+    before = snapshot(order.pk)
+
+    total, whole = cancellation_outcome(Order.objects.get(pk=order.pk), cancellations)
+
+    assert snapshot(order.pk) == before  # a preview writes nothing
+    after = _cancel(shop_a, order, *items)
+    assert (total, whole) == (after.total_amount, after.status == Status.CANCELLED)
