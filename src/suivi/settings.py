@@ -159,6 +159,9 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Suivi] "
 ACCOUNT_ADAPTER = "suivi.customerweb.adapter.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Suivi"
+# One 30-second step of drift accepted (RFC 6238 §5.2): a code typed as it changes, or a
+# phone clock a few seconds off, still signs in. allauth accepts none by default.
+MFA_TOTP_TOLERANCE = 1
 
 # --- Internationalisation -------------------------------------------------------------
 LANGUAGE_CODE = os.environ.get("SUIVI_LANGUAGE", "fr")

@@ -19,7 +19,7 @@ def sign_in(page: Any, base: str, user: Any) -> None:
         page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
         page.locator("input[name=code]").fill(totp_code(user.totp_secret))
         page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r"/shop/"))
+    page.wait_for_url(re.compile(r"/shop/"), timeout=30000)
 
 
 def sign_out(page: Any) -> None:

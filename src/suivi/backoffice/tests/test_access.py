@@ -111,3 +111,21 @@ def test_the_rights_table_of_the_docs_is_the_code() -> None:
         for right in re.findall(r"`([a-z_]+\.[a-z_]+)`", names.split(" — ")[0]):
             documented[right] = {role for role, tick in zip(roles, ticks, strict=True) if tick}
     assert documented == {right: set(holders) for right, holders in RIGHTS.items()}
+
+
+def test_a_code_from_the_previous_step_still_signs_in_but_not_an_older_one() -> None:
+    import time
+
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        generate_totp_secret,
+        hotp_value,
+        validate_totp_code,
+    )
+
+    secret = generate_totp_secret()
+    if 30 - time.time() % 30 < 2:  # not across a step change
+        time.sleep(2.1)
+    step = int(time.time()) // 30
+    assert validate_totp_code(secret, format_hotp_value(hotp_value(secret, step - 1)))
+    assert not validate_totp_code(secret, format_hotp_value(hotp_value(secret, step - 2)))
